@@ -1,0 +1,50 @@
+"""The `orchrecon` command line: argument parsing and the one error handler."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from orchrecon import __version__
+from orchrecon.commands import plan, validate
+from orchrecon.errors import OrchreconError
+
+COMMANDS = (validate, plan)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="orchrecon", description="GitOps reconciler for data-pipeline orchestrations.")
+    parser.add_argument("--version", action="version", version=f"orchrecon {__version__}")
+    parser.add_argument("-C", "--repo", type=Path, default=Path(), help="the orchestration repository (default: .)")
+    # Accept the global options after the command too; SUPPRESS keeps the top-level value when absent.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-C", "--repo", type=Path, default=argparse.SUPPRESS, help="the orchestration repository")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS:
+        module.add_parser(subparsers, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 invalid or failed, 2 usage or not found)."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except OrchreconError as exc:
+        print(f"orchrecon: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("orchrecon: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:  # a bug: one line for the user, the traceback for the bug report
+        with tempfile.NamedTemporaryFile("w", prefix="orchrecon-crash-", suffix=".log", delete=False) as log:
+            traceback.print_exc(file=log)
+        print(f"orchrecon: internal error: {type(exc).__name__} (traceback in {log.name})", file=sys.stderr)
+        return 70
+    return code

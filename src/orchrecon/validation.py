@@ -1,0 +1,187 @@
+"""Validate a repository's files: load, schema-check and build each document, then cross-check them.
+
+Pure: takes the files as bytes keyed by repository-relative path, returns data. One bad file never
+hides another's problems.
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from orchrecon import checks
+from orchrecon.errors import Diagnostic, Severity
+from orchrecon.loader import Document, LoadError, load_text
+from orchrecon.model import (
+    Configuration,
+    Orchestration,
+    Project,
+    build_configuration,
+    build_orchestration,
+    build_project,
+)
+from orchrecon.schema import SchemaValidator, render_path
+
+API_VERSION = "orchrecon/v1"
+KINDS = ("Project", "Configuration", "Orchestration")
+
+PROJECT_FILES = ("orchrecon.yaml", "orchrecon.yml")
+_YAML = re.compile(r".*\.ya?ml")
+
+
+@dataclass(kw_only=True)
+class Validation:
+    """What a repository's files amount to: the valid documents as model objects, and every problem."""
+
+    project: Project = field(default_factory=Project)
+    configurations: dict[str, Configuration] = field(default_factory=dict)
+    orchestrations: dict[str, Orchestration] = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    documents: dict[str, Document] = field(default_factory=dict)  # by file
+    files: dict[str, str] = field(default_factory=dict)  # "Orchestration/name" or "Configuration/c/n" -> file
+    invalid_files: set[str] = field(default_factory=set)
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity is Severity.WARNING]
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    def file_of(self, kind: str, name: str) -> str | None:
+        return self.files.get(f"{kind}/{name}")
+
+
+def expected_kind(file: str) -> str | None:
+    """The kind a file at this repository path must hold; None if orchrecon ignores the file."""
+    if file in PROJECT_FILES:
+        return "Project"
+    top = file.split("/", 1)[0]
+    if not _YAML.fullmatch(file):
+        return None
+    return {"configurations": "Configuration", "orchestrations": "Orchestration"}.get(top)
+
+
+def layout_problem(file: str, kind: str) -> str | None:
+    """Where a document of `kind` must live, if `file` is not such a place."""
+    parts = file.split("/")
+    if kind == "Configuration" and len(parts) != 3:
+        return "configuration files live at configurations/<component>/<name>.yaml"
+    if kind == "Orchestration" and len(parts) != 2:
+        return "orchestration files live at orchestrations/<name>.yaml"
+    return None
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    # Loading builds hundreds of thousands of small objects that all stay alive; collecting
+    # while they accumulate costs more than the parse itself (measured: 3.2 s vs 0.5 s).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def validate_files(files: Mapping[str, bytes], validator: SchemaValidator | None = None) -> Validation:
+    """Validate every document in `files` (repository-relative POSIX path -> raw bytes)."""
+    validator = validator or SchemaValidator()
+    result = Validation()
+    with _gc_paused():
+        for file in sorted(files):
+            kind = expected_kind(file)
+            if kind is not None:
+                _load_one(result, file, files[file], kind, validator)
+        checks.check_repository(result)
+    result.diagnostics.sort(key=lambda d: (d.file, d.line, d.col, d.message))
+    result.invalid_files.update(d.file for d in result.errors)
+    return result
+
+
+def _load_one(result: Validation, file: str, raw: bytes, kind: str, validator: SchemaValidator) -> None:
+    def error(message: str, line: int = 1, col: int = 1, path: str = "$") -> None:
+        result.diagnostics.append(Diagnostic(file=file, line=line, col=col, message=message, json_path=path))
+
+    if file == "orchrecon.yml" and "orchrecon.yaml" in result.documents:
+        error("orchrecon.yaml already holds the project settings; keep one of the two files")
+        return
+    problem = layout_problem(file, kind)
+    if problem:
+        error(problem)
+        return
+    try:
+        doc = load_text(file, raw)
+    except LoadError as exc:
+        error(exc.message, exc.line, exc.col, render_path(exc.path))
+        return
+    result.documents[file] = doc
+    header = _header_problem(doc, kind)
+    if header:
+        message, path = header
+        line, col = doc.position(path)
+        error(message, line, col, render_path(path))
+        return
+    diagnostics = validator.check(doc)
+    if diagnostics:
+        result.diagnostics.extend(diagnostics)
+        return
+    _build(result, doc, kind)
+
+
+def _report(result: Validation, diagnostics: Iterator[Diagnostic]) -> bool:
+    """Add the diagnostics; True if any is an error (the document is then not applied)."""
+    found = list(diagnostics)
+    result.diagnostics.extend(found)
+    return any(d.severity is Severity.ERROR for d in found)
+
+
+def _header_problem(doc: Document, kind: str) -> tuple[str, tuple[str, ...]] | None:
+    api, actual = doc.data.get("apiVersion"), doc.data.get("kind")
+    if api is None:
+        return f"missing apiVersion (expected {API_VERSION})", ()
+    if api != API_VERSION:
+        return f"unknown apiVersion {api!r} (expected {API_VERSION})", ("apiVersion",)
+    if actual is None:
+        return f"missing kind (expected {kind})", ()
+    if actual not in KINDS:
+        return f"unknown kind {actual!r} (expected one of {', '.join(KINDS)})", ("kind",)
+    if actual != kind:
+        where = {"Project": "orchrecon.yaml", "Configuration": "configurations/", "Orchestration": "orchestrations/"}
+        return f"a {actual} document does not belong here; {kind} documents live in {where[kind]}", ("kind",)
+    return None
+
+
+def _build(result: Validation, doc: Document, kind: str) -> None:
+    data = doc.data
+    if kind == "Project":
+        spec = data.get("spec") or {}
+        if _report(result, checks.notification_problems(doc, spec.get("notifications", []), ("spec", "notifications"))):
+            return
+        result.project = build_project(data)
+        result.files["Project/"] = doc.file
+    elif kind == "Configuration":
+        config = build_configuration(data)
+        if _report(result, checks.configuration_problems(doc, config)):
+            return
+        key = f"Configuration/{config.ref}"
+        if checks.duplicate(result, key, doc, ("metadata", "name"), f"configuration {config.ref}"):
+            return
+        result.configurations[config.ref] = config
+    else:
+        orchestration = build_orchestration(data)
+        if _report(result, checks.orchestration_problems(doc, orchestration)):
+            return
+        key = f"Orchestration/{orchestration.name}"
+        if checks.duplicate(result, key, doc, ("metadata", "name"), f"orchestration {orchestration.name}"):
+            return
+        result.orchestrations[orchestration.name] = orchestration
