@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -64,7 +64,9 @@ def configuration_problems(doc: Document, config: Configuration) -> Iterator[Dia
     stem = parts[-1].rsplit(".", 1)[0]
     if config.component != parts[1]:
         yield diagnostic(
-            doc, ("metadata", "component"), f"component {config.component!r} does not match its folder {parts[1]!r}"
+            doc,
+            ("metadata", "component"),
+            f"component {config.component!r} does not match its folder {parts[1]!r}",
         )
     if config.name != stem:
         yield diagnostic(doc, ("metadata", "name"), f"name {config.name!r} does not match the file name {stem!r}")
@@ -81,7 +83,9 @@ def orchestration_problems(doc: Document, orchestration: Orchestration) -> Itera
         yield diagnostic(
             doc, ("metadata", "name"), f"name {orchestration.name!r} does not match the file name {stem!r}"
         )
-    yield from _unique_names(doc, [(("spec", "phases", i), p.name) for i, p in enumerate(orchestration.phases)], "phase")
+    yield from _unique_names(
+        doc, [(("spec", "phases", i), p.name) for i, p in enumerate(orchestration.phases)], "phase"
+    )
     tasks = [
         (("spec", "phases", i, "tasks", j), t.name)
         for i, p in enumerate(orchestration.phases)
@@ -97,7 +101,7 @@ def orchestration_problems(doc: Document, orchestration: Orchestration) -> Itera
     yield from notification_problems(doc, doc.data["spec"].get("notifications", []), ("spec", "notifications"))
 
 
-def _unique_names(doc: Document, named: list[tuple[JsonPath, str]], what: str) -> Iterator[Diagnostic]:
+def _unique_names(doc: Document, named: Sequence[tuple[JsonPath, str]], what: str) -> Iterator[Diagnostic]:
     first: dict[str, int] = {}
     for path, name in named:
         if name in first:
@@ -117,7 +121,7 @@ def _schedule_problems(doc: Document, path: JsonPath, cron: str, timezone: str) 
             yield diagnostic(
                 doc,
                 (*path, "cron"),
-                f"schedule fires every {gap} minute(s); more often than every {MIN_SCHEDULE_GAP_MINUTES} minutes",
+                f"schedule fires every {gap} minute(s), more often than every {MIN_SCHEDULE_GAP_MINUTES} minutes",
                 severity=Severity.WARNING,
             )
     problem = zone_problem(timezone)
@@ -180,5 +184,3 @@ def _reference_problems(
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 message = f"unknown configuration {task.config!r}{hint}"
             yield diagnostic(doc, path, message)
-
-

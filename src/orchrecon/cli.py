@@ -17,7 +17,9 @@ COMMANDS = (validate, plan)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="orchrecon", description="GitOps reconciler for data-pipeline orchestrations.")
+    parser = argparse.ArgumentParser(
+        prog="orchrecon", description="GitOps reconciler for data-pipeline orchestrations."
+    )
     parser.add_argument("--version", action="version", version=f"orchrecon {__version__}")
     parser.add_argument("-C", "--repo", type=Path, default=Path(), help="the orchestration repository (default: .)")
     # Accept the global options after the command too; SUPPRESS keeps the top-level value when absent.

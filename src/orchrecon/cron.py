@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,8 +17,11 @@ MACROS = {
     "@hourly": "0 * * * *",
 }
 
-_MONTHS = {n: i for i, n in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), start=1)}
-_WEEKDAYS = {n: i for i, n in enumerate("sun mon tue wed thu fri sat".split())}
+_MONTHS = {
+    n: i
+    for i, n in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)
+}
+_WEEKDAYS = {n: i for i, n in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])}
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ class CronExpr:
     def min_gap_minutes(self) -> int:
         """The shortest interval between two fire times, in minutes (within a day, real time)."""
         times = sorted(h * 60 + m for h in self.hours for m in self.minutes)
-        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         gaps.append(times[0] + 1440 - times[-1])  # across midnight
         return min(gaps)
 

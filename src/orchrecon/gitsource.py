@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def changed_files(root: Path, base: str) -> set[str]:
-    """Files changed between the merge base of `base` and HEAD, relative to `root`; empty if git cannot tell."""
+    """Files changed since the merge base of `base` and HEAD, relative to `root`; empty if git cannot tell."""
     try:
         out = subprocess.run(
             ["git", "diff", "--name-only", "--relative", f"{base}...HEAD"],

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from yaml.cyaml import CParser
+from yaml._yaml import CParser
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64
@@ -75,7 +75,7 @@ def _child(node: yaml.Node, part: str | int, *, key: bool) -> yaml.Node | None:
     return None
 
 
-class _Parser(CParser):  # type: ignore[misc]
+class _Parser(CParser):
     """libyaml's composer with tag resolution switched off: `_scalar` decides types instead."""
 
     def resolve(self, kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:
@@ -172,12 +172,13 @@ class _Builder:
         if depth > MAX_DEPTH:
             raise LoadError(f"nesting deeper than {MAX_DEPTH} levels", *_mark(node))
         cls = node.__class__
-        if cls is yaml.ScalarNode:
+        if isinstance(node, yaml.ScalarNode):
             return _scalar(node)
         if node.tag != _IMPLICIT and node.tag not in (_TAG + "seq", _TAG + "map"):
             raise LoadError(f"unsupported YAML tag {node.tag!r}", *_mark(node))
         if cls is yaml.SequenceNode:
             return [self._at(i, child, depth) for i, child in enumerate(node.value)]
+        assert isinstance(node, yaml.MappingNode)
         return self._mapping(node, depth)
 
     def _at(self, part: str | int, node: yaml.Node, depth: int) -> Any:

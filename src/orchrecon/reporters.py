@@ -55,7 +55,12 @@ def render_github(diagnostics: Sequence[Diagnostic], changed: Collection[str]) -
 def render_summary(diagnostics: Sequence[Diagnostic], files: int) -> str:
     """Markdown for `$GITHUB_STEP_SUMMARY`."""
     failed = any(d.severity is Severity.ERROR for d in diagnostics)
-    out = ["## orchrecon validate: " + ("failed" if failed else "passed"), "", _counts(diagnostics, files), ""]
+    out = [
+        "## orchrecon validate: " + ("failed" if failed else "passed"),
+        "",
+        _counts(diagnostics, files),
+        "",
+    ]
     if diagnostics:
         out += ["| | file | line | problem |", "|---|---|---|---|"]
         for d in diagnostics:

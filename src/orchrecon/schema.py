@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
 import jsonschema_rs
@@ -25,8 +25,8 @@ from orchrecon.loader import Document, JsonPath
 SCHEMA_NAME = "orchestration.schema.json"
 
 _PATTERN_HINTS = {
-    "name": "lowercase letters, digits and '-', 1 to 63 characters, starting and ending with a letter or digit",
-    "tableId": "letters, digits, '_', '.' and '-', up to 200 characters, not starting with '.' or '-'",
+    "name": "a name: lowercase letters, digits and '-', 1 to 63 characters, starting and ending with a letter or digit",
+    "tableId": "a table id: letters, digits, '_', '.' and '-', up to 200 characters, not starting with '.' or '-'",
     "duration": "a duration such as 30s, 5m, 1h30m or 2d (units d, h, m, s in that order)",
     "configRef": "a configuration reference 'component/name'",
 }
@@ -81,23 +81,23 @@ class SchemaValidator:
             yield _at(doc, tuple(error.absolute_path), choice)
             return
         path: JsonPath = tuple(error.absolute_path)
-        kind = error.validator
+        kind, value, _, schema = _parts(error)
         if kind == "additionalProperties":
-            allowed = sorted(error.schema.get("properties", {}))
+            allowed = sorted(schema.get("properties", {}))
             for extra in _extras(error):
                 yield _at(doc, (*path, extra), _unknown_property(extra, allowed), key=True)
             return
         if kind == "uniqueItems":
-            index, first = _duplicate(error.instance)
-            yield _at(doc, (*path, index), f"duplicate item {error.instance[index]!r} (also item {first + 1})")
+            index, first = _duplicate(value)
+            yield _at(doc, (*path, index), f"duplicate item {value[index]!r} (also item {first + 1})")
             return
         yield _at(doc, path, self._message(error))
 
     def _message(self, error: ValidationError) -> str:
-        kind, value, expected = error.validator, error.instance, error.validator_value
+        kind, value, expected, _ = _parts(error)
         if kind == "required":
-            missing = [k for k in expected if isinstance(value, dict) and k not in value]
-            return f"missing required property {missing[0]!r}" if missing else error.message
+            # jsonschema reports each missing property as its own error, naming it only in the message.
+            return f"missing required property {str(error.message).removesuffix(' is a required property')}"
         if kind == "type":
             return _type_message(value, expected)
         if kind == "enum":
@@ -141,22 +141,28 @@ def _pattern_names(schema: dict[str, Any]) -> dict[str, str]:
 
 def _exactly_one_of(error: ValidationError) -> str | None:
     """For `oneOf: [{required: [a]}, {required: [b]}]`, say so plainly; None for other oneOfs."""
-    branches: Sequence[Any] = error.validator_value
+    _, value, branches, _ = _parts(error)
     names = []
     for branch in branches:
         if set(branch) != {"required"} or len(branch["required"]) != 1:
             return None
         names.append(branch["required"][0])
-    present = [n for n in names if isinstance(error.instance, dict) and n in error.instance]
+    present = [n for n in names if isinstance(value, dict) and n in value]
     listed = " or ".join(repr(n) for n in names)
     if present:
         return f"set exactly one of {listed}, not {' and '.join(repr(n) for n in present)}"
     return f"missing {listed}: set exactly one of them"
 
 
+def _parts(error: ValidationError) -> tuple[str, Any, Any, Mapping[str, Any]]:
+    """The failing keyword, instance, keyword value and schema, untyped as jsonschema leaves them."""
+    return str(error.validator), cast(Any, error.instance), cast(Any, error.validator_value), cast(Any, error.schema)
+
+
 def _extras(error: ValidationError) -> list[str]:
-    instance = error.instance if isinstance(error.instance, dict) else {}
-    props = error.schema.get("properties", {})
+    _, value, _, schema = _parts(error)
+    instance = value if isinstance(value, dict) else {}
+    props = schema.get("properties", {})
     return [k for k in instance if k not in props]
 
 

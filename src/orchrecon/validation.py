@@ -156,7 +156,11 @@ def _header_problem(doc: Document, kind: str) -> tuple[str, tuple[str, ...]] | N
     if actual not in KINDS:
         return f"unknown kind {actual!r} (expected one of {', '.join(KINDS)})", ("kind",)
     if actual != kind:
-        where = {"Project": "orchrecon.yaml", "Configuration": "configurations/", "Orchestration": "orchestrations/"}
+        where = {
+            "Project": "orchrecon.yaml",
+            "Configuration": "configurations/",
+            "Orchestration": "orchestrations/",
+        }
         return f"a {actual} document does not belong here; {kind} documents live in {where[kind]}", ("kind",)
     return None
 
@@ -165,7 +169,10 @@ def _build(result: Validation, doc: Document, kind: str) -> None:
     data = doc.data
     if kind == "Project":
         spec = data.get("spec") or {}
-        if _report(result, checks.notification_problems(doc, spec.get("notifications", []), ("spec", "notifications"))):
+        if _report(
+            result,
+            checks.notification_problems(doc, spec.get("notifications", []), ("spec", "notifications")),
+        ):
             return
         result.project = build_project(data)
         result.files["Project/"] = doc.file

@@ -72,7 +72,14 @@ def _text(plan: dict[str, Any]) -> str:
         lines.append(f"  phase {i}: {phase['name']}")
         width = max(len(t["name"]) for t in phase["tasks"])
         for t in phase["tasks"]:
-            notes = [n for n, on in (("disabled", not t["enabled"]), ("continues on failure", t["continueOnFailure"])) if on]
+            notes = [
+                n
+                for n, on in (
+                    ("disabled", not t["enabled"]),
+                    ("continues on failure", t["continueOnFailure"]),
+                )
+                if on
+            ]
             suffix = f"  ({', '.join(notes)})" if notes else ""
             lines.append(f"    - {t['name']:<{width}}  {t['config']}{suffix}")
     return "\n".join(lines) + "\n"

@@ -19,9 +19,7 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser("validate", parents=[common], help="check documents against the schema and each other")
     p.add_argument("paths", nargs="*", metavar="PATH", help="report only these files or folders")
     p.add_argument("--format", choices=["text", "json", "github"], default="text")
-    p.set_defaults(
-        handler=lambda a: run(repo=a.repo, paths=a.paths, fmt=a.format, environ=os.environ, out=sys.stdout)
-    )
+    p.set_defaults(handler=lambda a: run(repo=a.repo, paths=a.paths, fmt=a.format, environ=os.environ, out=sys.stdout))
 
 
 def run(*, repo: Path, paths: Sequence[str], fmt: str, environ: Mapping[str, str], out: TextIO) -> int:
@@ -34,7 +32,7 @@ def run(*, repo: Path, paths: Sequence[str], fmt: str, environ: Mapping[str, str
 
     shown = [d for d in result.diagnostics if wanted(d.file)]
     hidden_errors = [d for d in result.errors if not wanted(d.file)]
-    files = len(result.documents) + len({d.file for d in result.diagnostics if d.file not in result.documents})
+    files = len({f for f in (*result.documents, *(d.file for d in result.diagnostics)) if wanted(f)})
     if fmt == "json":
         out.write(reporters.render_json(shown))
     elif fmt == "github":

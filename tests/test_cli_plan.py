@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+
+from orchrecon.cli import main
+from tests.builders import small_repo, write
+from tests.conftest import EXAMPLE_REPO
+
+
+def test_plan_of_the_example_repository(capsys: pytest.CaptureFixture[str], snapshot: SnapshotAssertion) -> None:
+    assert main(["-C", str(EXAMPLE_REPO), "plan"]) == 0
+    assert capsys.readouterr().out == snapshot
+
+
+def test_plan_json_lists_phases_and_tasks_in_order(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-C", str(EXAMPLE_REPO), "plan", "--format", "json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    daily = next(o for o in plan["orchestrations"] if o["name"] == "daily-sales")
+    assert [p["name"] for p in daily["phases"]] == ["extract", "transform", "write"]
+    assert [t["enabled"] for t in daily["phases"][0]["tasks"]].count(False) == 1
+
+
+def test_plan_shows_valid_orchestrations_and_fails_on_invalid_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small_repo(tmp_path, orchestrations=("good",))
+    write(tmp_path, "orchestrations/bad.yaml", "apiVersion: orchrecon/v1\nkind: Orchestration\n")
+    assert main(["-C", str(tmp_path), "plan"]) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith("good\n")
+    assert err.splitlines() == [
+        "orchestrations/bad.yaml:1:1: error: missing required property 'metadata' [$]",
+        "orchestrations/bad.yaml:1:1: error: missing required property 'spec' [$]",
+    ]
