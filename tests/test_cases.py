@@ -22,7 +22,7 @@ def test_invalid_case_is_refused_with_positions(case: Path, snapshot: SnapshotAs
     result = validate_tree(case)
     assert result.errors, f"{case.name} should be invalid"
     assert all(d.line >= 1 and d.col >= 1 for d in result.diagnostics)
-    assert render_text(result.diagnostics, len(result.documents)) == snapshot
+    assert render_text(result.diagnostics, len(result.checked_files)) == snapshot
 
 
 @pytest.mark.parametrize("case", _cases("valid"), ids=lambda p: p.name)
@@ -30,7 +30,7 @@ def test_valid_case_has_no_errors(case: Path, snapshot: SnapshotAssertion) -> No
     result = validate_tree(case)
     assert [d.render() for d in result.errors] == []
     assert result.orchestrations or result.configurations
-    assert render_text(result.diagnostics, len(result.documents)) == snapshot
+    assert render_text(result.diagnostics, len(result.checked_files)) == snapshot
 
 
 def test_there_are_enough_invalid_cases() -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import difflib
 import re
-import zoneinfo
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from functools import cache
+from importlib import resources
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from orchrecon.cron import CronError, parse_cron
+from orchrecon.durations import format_duration, parse_duration
 from orchrecon.errors import Diagnostic, Severity
 from orchrecon.loader import Document, JsonPath
 from orchrecon.model import Configuration, Orchestration
@@ -45,18 +47,78 @@ def duplicate(result: Validation, key: str, doc: Document, path: JsonPath, what:
 @cache
 def zone_problem(name: str) -> str | None:
     """Why `name` is not a usable IANA time zone, or None."""
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        close = difflib.get_close_matches(name, _zone_names(), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"unknown time zone {name!r} (use an IANA name such as Europe/Prague){hint}"
-    return None
+    if name in _zone_names():
+        return None
+    close = difflib.get_close_matches(name, sorted(_zone_names()), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown time zone {name!r} (use an IANA name such as Europe/Prague){hint}"
 
 
 @cache
-def _zone_names() -> list[str]:
-    return sorted(zoneinfo.available_timezones())
+def _zone_names() -> frozenset[str]:
+    # The shipped tzdata's list, not the host's zoneinfo folder: a name must mean the same zone on a
+    # laptop and in a slim container, and files like `localtime` or `posixrules` are not zones.
+    return frozenset((resources.files("tzdata") / "zones").read_text(encoding="utf-8").split())
+
+
+# Where each kind holds durations, and the least each may be.
+_DURATIONS: dict[str, tuple[tuple[JsonPath, timedelta], ...]] = {
+    "Configuration": (
+        (("spec", "run", "timeout"), timedelta(seconds=1)),
+        (("spec", "run", "http", "timeout"), timedelta(seconds=1)),
+        (("spec", "run", "http", "poll", "interval"), timedelta(seconds=1)),
+        (("spec", "run", "http", "poll", "timeout"), timedelta(seconds=1)),
+    ),
+    "Orchestration": ((("spec", "trigger", "cooldown"), timedelta(minutes=1)),),
+}
+
+
+def _get(data: Any, path: JsonPath) -> Any:
+    for part in path:
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
+
+
+def duration_problems(doc: Document, kind: str) -> Iterator[Diagnostic]:
+    """Durations that do not parse, are too long or too short (checked before the model is built)."""
+    for path, least in _DURATIONS.get(kind, ()):
+        text = _get(doc.data, path)
+        if text is None:
+            continue
+        try:
+            value = parse_duration(text)
+        except ValueError as exc:
+            yield diagnostic(doc, path, str(exc))
+            continue
+        if value < least:
+            yield diagnostic(doc, path, f"{path[-1]} must be at least {format_duration(least)}, got {text!r}")
+
+
+def _url_problem(url: str, *, templated: bool = False) -> str | None:
+    probe = re.sub(r"\{[^{}/]*\}", "x", url) if templated else url
+    parts = urlsplit(probe)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in probe):
+        return f"{url!r} is not an http:// or https:// URL"
+    return None
+
+
+def http_problems(doc: Document) -> Iterator[Diagnostic]:
+    http = _get(doc.data, ("spec", "run", "http"))
+    if not http:
+        return
+    problem = _url_problem(http["url"], templated=True)
+    if problem:
+        yield diagnostic(doc, ("spec", "run", "http", "url"), problem)
+    poll_url = _get(http, ("poll", "url"))
+    if poll_url is not None and not poll_url.startswith("/") and _url_problem(poll_url, templated=True):
+        yield diagnostic(
+            doc,
+            ("spec", "run", "http", "poll", "url"),
+            f"{poll_url!r} is neither a JSON pointer into the response (/id) nor a URL template "
+            "(https://api.example/jobs/{id})",
+        )
 
 
 def configuration_problems(doc: Document, config: Configuration) -> Iterator[Diagnostic]:
@@ -70,11 +132,7 @@ def configuration_problems(doc: Document, config: Configuration) -> Iterator[Dia
         )
     if config.name != stem:
         yield diagnostic(doc, ("metadata", "name"), f"name {config.name!r} does not match the file name {stem!r}")
-    if config.run.timeout <= timedelta(0):
-        yield diagnostic(doc, ("spec", "run", "timeout"), "timeout must be longer than 0s")
-    http = config.run.http
-    if http and http.poll and http.poll.interval <= timedelta(0):
-        yield diagnostic(doc, ("spec", "run", "http", "poll", "interval"), "poll interval must be longer than 0s")
+    yield from http_problems(doc)
 
 
 def orchestration_problems(doc: Document, orchestration: Orchestration) -> Iterator[Diagnostic]:
@@ -102,12 +160,13 @@ def orchestration_problems(doc: Document, orchestration: Orchestration) -> Itera
 
 
 def _unique_names(doc: Document, named: Sequence[tuple[JsonPath, str]], what: str) -> Iterator[Diagnostic]:
-    first: dict[str, int] = {}
+    first: dict[str, JsonPath] = {}
     for path, name in named:
-        if name in first:
-            yield diagnostic(doc, (*path, "name"), f"duplicate {what} name {name!r} (first at line {first[name]})")
-        else:
-            first[name] = doc.position((*path, "name"))[0]
+        if name not in first:
+            first[name] = path
+            continue
+        line = doc.position((*first[name], "name"))[0]
+        yield diagnostic(doc, (*path, "name"), f"duplicate {what} name {name!r} (first at line {line})")
 
 
 def _schedule_problems(doc: Document, path: JsonPath, cron: str, timezone: str) -> Iterator[Diagnostic]:
@@ -116,6 +175,8 @@ def _schedule_problems(doc: Document, path: JsonPath, cron: str, timezone: str) 
     except CronError as exc:
         yield diagnostic(doc, (*path, "cron"), f"invalid cron {cron!r}: {exc}")
     else:
+        if not expr.ever_fires():
+            yield diagnostic(doc, (*path, "cron"), f"cron {cron!r} never fires: no month has such a day")
         gap = expr.min_gap_minutes()
         if gap < MIN_SCHEDULE_GAP_MINUTES:
             yield diagnostic(
@@ -129,19 +190,33 @@ def _schedule_problems(doc: Document, path: JsonPath, cron: str, timezone: str) 
         yield diagnostic(doc, (*path, "timezone"), problem)
 
 
+def _email_problem(doc: Document, path: JsonPath, email: str | None) -> Iterator[Diagnostic]:
+    if email is not None and not _EMAIL.fullmatch(email):
+        yield diagnostic(doc, path, f"{email!r} is not an email address")
+
+
 def notification_problems(doc: Document, notifications: list[Any], path: JsonPath) -> Iterator[Diagnostic]:
     for i, notification in enumerate(notifications):
-        email = notification.get("email")
-        if email is not None and not _EMAIL.fullmatch(email):
-            yield diagnostic(doc, (*path, i, "email"), f"{email!r} is not an email address")
+        yield from _email_problem(doc, (*path, i, "email"), notification.get("email"))
+        webhook = notification.get("webhook")
+        problem = _url_problem(webhook) if webhook is not None else None
+        if problem:
+            yield diagnostic(doc, (*path, i, "webhook"), problem)
+
+
+def project_problems(doc: Document) -> Iterator[Diagnostic]:
+    spec = doc.data.get("spec") or {}
+    yield from _email_problem(doc, ("spec", "smtp", "from"), _get(spec, ("smtp", "from")))
+    yield from notification_problems(doc, spec.get("notifications", []), ("spec", "notifications"))
 
 
 def check_repository(result: Validation) -> None:
     """Cross-file checks; an orchestration whose references do not hold is dropped from the valid set."""
+    valid_files = {result.files[f"Configuration/{ref}"] for ref in result.configurations}
     invalid_configs = {
-        "/".join(doc.file.split("/")[1:3]).rsplit(".", 1)[0]
-        for doc in result.documents.values()
-        if doc.file.startswith("configurations/") and doc.file not in _valid_files(result)
+        file.split("/", 1)[1].rsplit(".", 1)[0]
+        for file in result.checked_files
+        if file.startswith("configurations/") and file not in valid_files
     }
     outputs = {table for config in result.configurations.values() for table in config.outputs}
     for name, orchestration in list(result.orchestrations.items()):
@@ -163,10 +238,6 @@ def check_repository(result: Validation) -> None:
                             severity=Severity.WARNING,
                         )
                     )
-
-
-def _valid_files(result: Validation) -> set[str]:
-    return {result.files[f"Configuration/{ref}"] for ref in result.configurations}
 
 
 def _reference_problems(

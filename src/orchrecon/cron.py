@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import re
 from collections.abc import Callable
@@ -70,6 +71,13 @@ class CronExpr:
             return in_days and in_weekdays
         return in_days or in_weekdays
 
+    def ever_fires(self) -> bool:
+        """False for dates that never exist, like `0 0 31 2 *` (a restricted weekday always fires)."""
+        if not self.weekday_star:
+            return True
+        longest = {2: 29, 4: 30, 6: 30, 9: 30, 11: 30}
+        return any(day <= longest.get(month, 31) for month in self.months for day in self.days)
+
     def min_gap_minutes(self) -> int:
         """The shortest interval between two fire times, in minutes (within a day, real time)."""
         times = sorted(h * 60 + m for h in self.hours for m in self.minutes)
@@ -82,10 +90,11 @@ def parse_cron(text: str) -> CronExpr:
     """Parse a 5-field expression or an `@` macro; raises `CronError`."""
     expr = text.strip()
     if expr.startswith("@"):
-        if expr.lower() not in MACROS:
-            known = ", ".join(sorted(MACROS))
-            raise CronError(f"unknown cron macro {expr!r} (known: {known})")
-        expr = MACROS[expr.lower()]
+        if expr not in MACROS:
+            close = difflib.get_close_matches(expr.lower(), list(MACROS), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f" (known: {', '.join(sorted(MACROS))})"
+            raise CronError(f"unknown cron macro {expr!r}{hint}")
+        expr = MACROS[expr]
     parts = expr.split()
     if len(parts) != 5:
         raise CronError(

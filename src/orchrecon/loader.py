@@ -1,8 +1,9 @@
 """YAML files to JSON-like data, keeping the composed node tree for exact source positions.
 
-We compose with libyaml but resolve scalars ourselves, stricter than YAML 1.1: a plain scalar is
-null, a boolean, an integer or a float only when it is spelled exactly like one in YAML 1.2 core
-(`true`, `12`, `1.5`); `on`, `yes`, `012`, `6:30` and `2026-01-01` stay strings. Aliases are
+We compose with libyaml but resolve scalars ourselves: a plain scalar is null, a boolean, an integer
+or a float only when spelled like one in YAML 1.2's core schema (`true`, `12`, `1.5`), and stricter
+still, a number with a leading zero (`012`) stays a string, as do YAML 1.1's `on`, `yes`, `6:30`
+and `2026-01-01`. Aliases are
 refused: expanding them is how "billion laughs" documents exhaust memory.
 """
 
@@ -15,6 +16,7 @@ from typing import Any
 
 import yaml
 from yaml._yaml import CParser
+from yaml.reader import ReaderError
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64
@@ -34,7 +36,7 @@ _SCALAR_TAGS = frozenset({_TAG + "str", _TAG + "int", _TAG + "float", _TAG + "bo
 class LoadError(Exception):
     """A file that cannot be turned into data; line and col are 1-based."""
 
-    def __init__(self, message: str, line: int = 1, col: int = 1, path: JsonPath = ()) -> None:
+    def __init__(self, message: str, line: int = 1, col: int = 1, *, path: JsonPath = ()) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
@@ -93,21 +95,27 @@ def load_text(file: str, raw: bytes) -> Document:
     if len(raw) > MAX_FILE_BYTES:
         raise LoadError(f"file is {len(raw)} bytes; documents are limited to {MAX_FILE_BYTES} bytes (1 MiB)")
     text = _decode(raw)
-    _check_flow_depth(text)
-    parser = _Parser(text)
     try:
-        root = parser.get_single_node()
+        _check_depth(text)
+        parser = _Parser(text)
+        try:
+            root = parser.get_single_node()
+        finally:
+            parser.dispose()
     except yaml.MarkedYAMLError as exc:
-        raise _yaml_error(exc) from None
+        raise _yaml_error(text, exc) from None
+    except ReaderError as exc:
+        raise _reader_error(text, exc) from None
     except yaml.YAMLError as exc:
         raise LoadError(f"invalid YAML: {exc}") from None
-    finally:
-        parser.dispose()
     if root is None:
         raise LoadError("file holds no document; expected a mapping with apiVersion and kind")
     if not isinstance(root, yaml.MappingNode):
         raise LoadError("the top level must be a mapping with apiVersion and kind", *_mark(root))
-    data = _Builder().build(root)
+    try:
+        data = _Builder().build(root)
+    except _NodeError as exc:
+        raise LoadError(exc.message, *_mark(exc.node), path=tuple(exc.path)) from None
     return Document(file=file, data=data, root=root)
 
 
@@ -117,41 +125,85 @@ def _decode(raw: bytes) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        before = raw[: exc.start]
-        line = before.count(b"\n") + 1
-        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        line, col = _offset_position(raw, exc.start)
         raise LoadError(f"invalid UTF-8 (byte 0x{raw[exc.start]:02x}); documents must be UTF-8", line, col) from None
 
 
-def _check_flow_depth(text: str) -> None:
-    """Refuse deep flow nesting before libyaml's recursive composer sees it."""
-    if text.count("[") + text.count("{") <= MAX_DEPTH:
+def _offset_position(text: str | bytes, offset: int) -> tuple[int, int]:
+    newline = "\n" if isinstance(text, str) else b"\n"
+    line = text.count(newline, 0, offset) + 1  # type: ignore[arg-type]
+    return line, offset - (text.rfind(newline, 0, offset) + 1) + 1  # type: ignore[arg-type]
+
+
+# Every nesting level needs one of these characters, so a text with few of them cannot be deep.
+_NESTING_CHARS = "[{-:?"
+_NESTING_SUSPECT = 4096
+
+
+def _check_depth(text: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH before libyaml's composer, which recurses on the C stack
+    (tens of thousands of levels crash the process), sees it. libyaml's event parser is iterative, so
+    it measures the depth safely; it only runs on texts that could be deep."""
+    if sum(text.count(c) for c in _NESTING_CHARS) <= _NESTING_SUSPECT:
         return
-    depth = 0
-    for offset, ch in enumerate(text):
-        if ch in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                line = text.count("\n", 0, offset) + 1
-                col = offset - (text.rfind("\n", 0, offset) + 1) + 1
-                raise LoadError(f"nesting deeper than {MAX_DEPTH} levels", line, col)
-        elif ch in "]}":
-            depth = max(depth - 1, 0)
+    parser = CParser(text)
+    try:
+        depth = 0
+        while (event := parser.get_event()) is not None and not isinstance(event, yaml.StreamEndEvent):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise LoadError(f"nesting deeper than {MAX_DEPTH} levels", *_event_mark(event))
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    finally:
+        parser.dispose()
+
+
+def _event_mark(event: yaml.Event) -> tuple[int, int]:
+    mark = event.start_mark
+    return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
 
 
 def _mark(node: yaml.Node) -> tuple[int, int]:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _yaml_error(exc: yaml.MarkedYAMLError) -> LoadError:
+def _yaml_error(text: str, exc: yaml.MarkedYAMLError) -> LoadError:
     mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     problem = exc.problem or exc.context or "invalid YAML"
+    opened = exc.context_mark
     if "expected a single document" in (exc.context or ""):
         problem = "a file holds exactly one document; a second one starts here"
+    elif mark is not None and text[mark.index : mark.index + 1] == "\t":
+        problem = "tabs cannot indent YAML; use spaces"
     elif exc.context and exc.problem:
-        problem = f"{exc.context}: {exc.problem}" if "found" not in exc.context else exc.problem
-    line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        problem = f"{exc.context}: {exc.problem}"
+        if opened is not None and exc.context.startswith("while parsing") and opened.line + 1 != line:
+            problem += f" (opened at line {opened.line + 1})"
     return LoadError(f"invalid YAML: {problem}", line, col)
+
+
+def _reader_error(text: str, exc: ReaderError) -> LoadError:
+    character = exc.character if isinstance(exc.character, str) else chr(exc.character)
+    return LoadError(
+        f"control character 0x{ord(character):02x} is not allowed in YAML", *_offset_position(text, exc.position)
+    )
+
+
+class _NodeError(Exception):
+    """A refused node; `path` is filled in as the error unwinds through the containers."""
+
+    def __init__(self, message: str, node: yaml.Node, path: list[str | int] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.node = node
+        self.path: list[str | int] = path or []
+
+
+_SEQ_TAGS = frozenset({_IMPLICIT, _TAG + "seq"})
+_MAP_TAGS = frozenset({_IMPLICIT, _TAG + "map"})
 
 
 class _Builder:
@@ -161,56 +213,67 @@ class _Builder:
         self._seen: set[int] = set()
 
     def build(self, root: yaml.MappingNode) -> dict[str, Any]:
-        result = self._node(root, 0)
-        assert isinstance(result, dict)
-        return result
+        return self._mapping(root, 1)
 
     def _node(self, node: yaml.Node, depth: int) -> Any:
-        if id(node) in self._seen:
-            raise LoadError("YAML aliases (*name) are not allowed; repeat the value instead", *_mark(node))
-        self._seen.add(id(node))
-        if depth > MAX_DEPTH:
-            raise LoadError(f"nesting deeper than {MAX_DEPTH} levels", *_mark(node))
-        cls = node.__class__
+        """Build `node`, which sits at nesting level `depth` (the top-level mapping is level 1)."""
         if isinstance(node, yaml.ScalarNode):
             return _scalar(node)
-        if node.tag != _IMPLICIT and node.tag not in (_TAG + "seq", _TAG + "map"):
-            raise LoadError(f"unsupported YAML tag {node.tag!r}", *_mark(node))
-        if cls is yaml.SequenceNode:
-            return [self._at(i, child, depth) for i, child in enumerate(node.value)]
+        if depth > MAX_DEPTH:
+            raise _NodeError(f"nesting deeper than {MAX_DEPTH} levels", node)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag not in _SEQ_TAGS:
+                raise _NodeError(f"unsupported YAML tag {_short_tag(node.tag)!r}", node)
+            return self._sequence(node, depth)
         assert isinstance(node, yaml.MappingNode)
+        if node.tag not in _MAP_TAGS:
+            raise _NodeError(f"unsupported YAML tag {_short_tag(node.tag)!r}", node)
         return self._mapping(node, depth)
 
-    def _at(self, part: str | int, node: yaml.Node, depth: int) -> Any:
-        try:
-            return self._node(node, depth + 1)
-        except LoadError as exc:
-            exc.path = (part, *exc.path)
-            raise
+    def _sequence(self, node: yaml.SequenceNode, depth: int) -> list[Any]:
+        result: list[Any] = []
+        seen = self._seen
+        for index, child in enumerate(node.value):
+            if id(child) in seen:
+                line = child.start_mark.line + 1
+                message = f"YAML aliases are not allowed: item {index + 1} repeats the anchored value of line {line}"
+                raise _NodeError(message, node, [index])
+            seen.add(id(child))
+            try:  # free unless raised (Python 3.11): the path is only built for an error
+                result.append(self._node(child, depth + 1))
+            except _NodeError as exc:
+                exc.path.insert(0, index)
+                raise
+        return result
 
     def _mapping(self, node: yaml.MappingNode, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        first_line: dict[str, int] = {}
+        seen = self._seen
         for key_node, value_node in node.value:
-            if key_node.__class__ is not yaml.ScalarNode:
-                raise LoadError("mapping keys must be plain strings", *_mark(key_node))
-            if id(key_node) in self._seen:
-                raise LoadError("YAML aliases (*name) are not allowed; repeat the value instead", *_mark(key_node))
-            self._seen.add(id(key_node))
+            if not isinstance(key_node, yaml.ScalarNode) or id(key_node) in seen:
+                raise _NodeError("mapping keys must be plain strings, not collections or aliases", key_node)
+            seen.add(id(key_node))
             key = key_node.value
-            if key == "<<" and not key_node.style:
-                raise LoadError("YAML merge keys (<<) are not allowed; write the keys out", *_mark(key_node))
             if key in result:
-                raise LoadError(f"duplicate key {key!r} (first at line {first_line[key]})", *_mark(key_node))
-            first_line[key] = key_node.start_mark.line + 1
-            if id(value_node) in self._seen:
-                line, _ = _mark(value_node)
-                raise LoadError(
-                    f"YAML aliases are not allowed: {key!r} repeats the anchored value of line {line}",
-                    *_mark(key_node),
-                )
-            result[key] = self._at(key, value_node, depth)
+                first = next(k for k, _ in node.value if k.value == key)
+                raise _NodeError(f"duplicate key {key!r} (first at line {first.start_mark.line + 1})", key_node)
+            if key == "<<" and not key_node.style:
+                raise _NodeError("YAML merge keys (<<) are not allowed; write the keys out", key_node)
+            if id(value_node) in seen:
+                line = value_node.start_mark.line + 1
+                message = f"YAML aliases are not allowed: {key!r} repeats the anchored value of line {line}"
+                raise _NodeError(message, key_node, [key])
+            seen.add(id(value_node))
+            try:
+                result[key] = self._node(value_node, depth + 1)
+            except _NodeError as exc:
+                exc.path.insert(0, key)
+                raise
         return result
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag.removeprefix(_TAG) if tag.startswith(_TAG) else tag
 
 
 def _scalar(node: yaml.ScalarNode) -> Any:
@@ -234,7 +297,7 @@ def _scalar(node: yaml.ScalarNode) -> Any:
 
 def _tagged(node: yaml.ScalarNode, tag: str, value: str) -> Any:
     if tag not in _SCALAR_TAGS:
-        raise LoadError(f"unsupported YAML tag {tag!r}", *_mark(node))
+        raise _NodeError(f"unsupported YAML tag {_short_tag(tag)!r}", node)
     if tag in (_TAG + "str", "!"):
         return value
     plain = _scalar(yaml.ScalarNode(_IMPLICIT, value, node.start_mark, node.end_mark, style=""))
@@ -242,7 +305,7 @@ def _tagged(node: yaml.ScalarNode, tag: str, value: str) -> Any:
     if expected is float and type(plain) is int:
         return float(plain)
     if type(plain) is not expected:
-        raise LoadError(f"{value!r} is not a valid {tag.removeprefix(_TAG)}", *_mark(node))
+        raise _NodeError(f"{value!r} is not a valid {tag.removeprefix(_TAG)}", node)
     return plain
 
 

@@ -171,7 +171,7 @@ def build_notification(data: Mapping[str, Any]) -> Notification:
         events=frozenset(Event(e) for e in data["events"]),
         email=data.get("email"),
         webhook=data.get("webhook"),
-        overtime_percent=data.get("overtimePercent", 50),
+        overtime_percent=int(data.get("overtimePercent", 50)),
     )
 
 
@@ -179,10 +179,11 @@ def build_project(data: Mapping[str, Any]) -> Project:
     spec = data.get("spec") or {}
     smtp = spec.get("smtp")
     return Project(
-        max_parallel_jobs=spec.get("maxParallelJobs", DEFAULT_MAX_PARALLEL_JOBS),
+        # JSON Schema counts 4.0 as an integer; the model holds a real one.
+        max_parallel_jobs=int(spec.get("maxParallelJobs", DEFAULT_MAX_PARALLEL_JOBS)),
         smtp=Smtp(
             host=smtp["host"],
-            port=smtp.get("port", 25),
+            port=int(smtp.get("port", 25)),
             sender=smtp["from"],
             starttls=smtp.get("starttls", False),
             username=_env_value(smtp["username"]) if "username" in smtp else None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -19,6 +19,7 @@ import jsonschema
 import jsonschema_rs
 from jsonschema.exceptions import ValidationError, best_match
 
+from orchrecon.cron import CronError, parse_cron
 from orchrecon.errors import Diagnostic
 from orchrecon.loader import Document, JsonPath
 
@@ -29,6 +30,10 @@ _PATTERN_HINTS = {
     "tableId": "a table id: letters, digits, '_', '.' and '-', up to 200 characters, not starting with '.' or '-'",
     "duration": "a duration such as 30s, 5m, 1h30m or 2d (units d, h, m, s in that order)",
     "configRef": "a configuration reference 'component/name'",
+}
+_FIELD_HINTS = {
+    "webhook": "an http:// or https:// URL",
+    "statusPointer": "a JSON pointer into the response, such as /status",
 }
 _YAML11_BOOLEANS = frozenset({"yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off", "YES", "NO", "ON", "OFF"})
 _TYPE_NAMES = {
@@ -73,15 +78,21 @@ class SchemaValidator:
         return diagnostics or [Diagnostic(file=doc.file, line=1, col=1, message="document does not match the schema")]
 
     def _explain(self, doc: Document, error: ValidationError) -> Iterator[Diagnostic]:
-        if error.validator == "oneOf" and error.context:
-            choice = _exactly_one_of(error)
-            if choice is None:
-                yield from self._explain(doc, best_match(error.context))
-                return
-            yield _at(doc, tuple(error.absolute_path), choice)
-            return
         path: JsonPath = tuple(error.absolute_path)
         kind, value, _, schema = _parts(error)
+        if kind in ("oneOf", "anyOf"):
+            choice = _exactly_one_of(error)
+            if choice is not None:
+                yield _at(doc, path, choice)
+            elif error.context:
+                for branch_error in _closest_branch(error.context):
+                    yield from self._explain(doc, branch_error)
+            else:
+                yield _at(doc, path, str(error.message))
+            return
+        if "propertyNames" in error.schema_path:
+            yield _at(doc, (*path, value), self._name_message(path, value), key=True)
+            return
         if kind == "additionalProperties":
             allowed = sorted(schema.get("properties", {}))
             for extra in _extras(error):
@@ -93,8 +104,22 @@ class SchemaValidator:
             return
         yield _at(doc, path, self._message(error))
 
+    def _name_message(self, path: JsonPath, name: str) -> str:
+        if path and path[-1] == "env":
+            return f"{name!r} is not an environment variable name (letters, digits and _, not starting with a digit)"
+        return f"{name!r} is not a valid name here (letters, digits and -)"
+
     def _message(self, error: ValidationError) -> str:
         kind, value, expected, _ = _parts(error)
+        field = error.absolute_path[-1] if error.absolute_path else None
+        if field == "cron" and kind == "pattern":
+            try:
+                parse_cron(value)
+            except CronError as exc:
+                return f"invalid cron {value!r}: {exc}"
+            return f"invalid cron {value!r}: write 5 fields separated by spaces, or an @ macro"
+        if field == "cooldown" and kind == "not":
+            return f"cooldown must be at least 1m, got {value!r}"
         if kind == "required":
             # jsonschema reports each missing property as its own error, naming it only in the message.
             return f"missing required property {str(error.message).removesuffix(' is a required property')}"
@@ -105,7 +130,7 @@ class SchemaValidator:
         if kind == "const":
             return f"expected {expected!r}, got {value!r}"
         if kind == "pattern":
-            hint = self._patterns.get(expected)
+            hint = self._patterns.get(expected) or _FIELD_HINTS.get(str(field))
             return f"{value!r} is not {hint}" if hint else f"{value!r} does not match {expected}"
         if kind == "minItems" and expected == 1:
             return "must not be empty"
@@ -159,6 +184,18 @@ def _parts(error: ValidationError) -> tuple[str, Any, Any, Mapping[str, Any]]:
     return str(error.validator), cast(Any, error.instance), cast(Any, error.validator_value), cast(Any, error.schema)
 
 
+def _closest_branch(errors: Sequence[ValidationError]) -> list[ValidationError]:
+    """The errors of the alternative the user most likely meant: the first whose type fits the value."""
+    branches: dict[object, list[ValidationError]] = {}
+    for e in errors:
+        branches.setdefault(e.relative_schema_path[0], []).append(e)
+    for branch in branches.values():
+        if not any(e.validator == "type" and not e.relative_path for e in branch):
+            return branch
+    best: ValidationError = best_match(errors)
+    return [best]
+
+
 def _extras(error: ValidationError) -> list[str]:
     _, value, _, schema = _parts(error)
     instance = value if isinstance(value, dict) else {}
@@ -193,8 +230,9 @@ def _type_message(value: Any, expected: str | list[str]) -> str:
 
 def _enum_message(value: Any, expected: list[Any]) -> str:
     options = ", ".join(str(e) for e in expected)
-    close = difflib.get_close_matches(str(value), [str(e) for e in expected], n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
+    by_case = {str(e).lower(): str(e) for e in expected}
+    close = difflib.get_close_matches(str(value).lower(), list(by_case), n=1)
+    hint = f"; did you mean {by_case[close[0]]!r}?" if close else ""
     return f"{value!r} is not one of: {options}{hint}"
 
 

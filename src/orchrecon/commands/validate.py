@@ -32,7 +32,7 @@ def run(*, repo: Path, paths: Sequence[str], fmt: str, environ: Mapping[str, str
 
     shown = [d for d in result.diagnostics if wanted(d.file)]
     hidden_errors = [d for d in result.errors if not wanted(d.file)]
-    files = len({f for f in (*result.documents, *(d.file for d in result.diagnostics)) if wanted(f)})
+    files = len({f for f in result.checked_files if wanted(f)})
     if fmt == "json":
         out.write(reporters.render_json(shown))
     elif fmt == "github":
