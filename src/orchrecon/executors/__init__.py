@@ -1,0 +1,54 @@
+"""Task executors: one small protocol, a command (subprocess) and an http implementation."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from orchrecon.model import Configuration
+
+
+class Outcome(enum.Enum):
+    SUCCESS = "success"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskJob:
+    """Everything an executor needs to run one task of one run."""
+
+    run_id: str
+    orchestration: str
+    task: str
+    config: Configuration
+    parameters: Mapping[str, Any]  # the configuration's parameters with the task's deep-merged over them
+    token: str  # the orchestration token: ORCHRECON_TOKEN / the token header; redacted from logs
+    repo_root: Path  # commands run here unless run.cwd (relative to it) says otherwise
+    log_path: Path  # the task's log; the executor creates it
+    environ: Mapping[str, str]  # where {fromEnv: VAR} secrets are read, and the base environment of commands
+
+
+@dataclass(frozen=True, kw_only=True)
+class TaskResult:
+    outcome: Outcome
+    exit_code: int | None = None
+    error: str | None = None  # one line for people; never contains the token
+    details: Mapping[str, Any] = field(default_factory=dict)  # e.g. the remote job id and status
+
+
+class MissingSecretError(Exception):
+    """A `{fromEnv: VAR}` value whose variable is not set."""
+
+
+class Executor(Protocol):
+    async def run(self, job: TaskJob) -> TaskResult:
+        """Run the task to its end and return how it went.
+
+        A failure of the task (non-zero exit, HTTP error, timeout, missing secret) is a result, not an
+        exception. Cancellation (asyncio.CancelledError) must stop the work — for a command, kill its
+        whole process group — and then propagate.
+        """
+        ...
