@@ -1,0 +1,277 @@
+"""The run ledger: append-only JSONL segments shared by every process using the state directory.
+
+Each append takes an exclusive file lock, assigns the next `seq`, and writes its records as whole
+lines in one `write`: once `append` returns, the records survive a crash of this process. Power loss
+is covered by `sync()`, which fsyncs everything written so far; callers sync at the points where
+something depends on a record (a run reported requested, an API answer, process exit), so one fsync
+commits a whole group of records, as a database's group commit does. A line torn by a crash is
+ignored by readers and cut off by the next append; nothing before it is ever rewritten.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import os
+import re
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchrecon.clock import Clock, format_time
+
+VERSION = 1
+SEGMENT_LIMIT = 64 * 1024 * 1024
+_SEGMENT = re.compile(r"(\d{8})\.jsonl")
+_TAIL_CHUNK = 64 * 1024
+
+Record = dict[str, Any]
+
+
+@dataclass(frozen=True, order=True)
+class Position:
+    """Just after a record: the segment number and byte offset to continue reading from."""
+
+    segment: int = 0
+    offset: int = 0
+
+
+def segment_name(number: int) -> str:
+    return f"{number:08d}.jsonl"
+
+
+def encode(record: Mapping[str, Any]) -> bytes:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+
+
+class Ledger:
+    def __init__(self, directory: Path, clock: Clock, *, segment_limit: int = SEGMENT_LIMIT) -> None:
+        self._dir = directory
+        self._clock = clock
+        self._segment_limit = segment_limit
+        self._mutex = threading.Lock()  # appends from threads of one process, on top of the file lock
+        self._sync_mutex = threading.Lock()
+        self._lock_fd: int | None = None
+        self._fd: int | None = None
+        self._segment = 0
+        self._known_size = -1  # the size we last saw; if the file differs, another process appended
+        self._last_seq = 0
+        self._unsynced: list[int] = []  # descriptors of rotated-out segments still to fsync
+        self._dirty = False
+
+    @property
+    def directory(self) -> Path:
+        return self._dir
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    def append(self, records: Sequence[Mapping[str, Any]]) -> list[Record]:
+        """Append `records` (each with a `type`) in order with consecutive seqs; returns them complete."""
+        if not records:
+            return []
+        with self._mutex, self._file_lock():
+            fd = self._current_segment()
+            self._catch_up(fd)
+            time = format_time(self._clock.now())
+            written: list[Record] = []
+            for record in records:
+                self._last_seq += 1
+                written.append({"v": VERSION, "seq": self._last_seq, "time": time, **record})
+            data = b"".join(encode(r) for r in written)
+            self._write_all(fd, data)
+            self._known_size += len(data)
+            self._dirty = True
+        return written
+
+    def append_one(self, type_: str, **fields: Any) -> Record:
+        return self.append([{"type": type_, **fields}])[0]
+
+    def sync(self) -> None:
+        """Make every record appended so far by this process survive power loss."""
+        with self._sync_mutex:
+            if not self._dirty:
+                return
+            self._dirty = False  # an append during the fsync sets it again, and the next sync covers it
+            with self._mutex:
+                pending, self._unsynced = self._unsynced, []
+                current = self._fd
+            for fd in pending:
+                os.fsync(fd)
+                os.close(fd)
+            if current is not None:
+                os.fsync(current)
+
+    async def sync_async(self) -> None:
+        """`sync()` off the event loop; concurrent callers share one fsync."""
+        await asyncio.to_thread(self.sync)
+
+    def close(self) -> None:
+        self.sync()
+        with self._mutex:
+            for fd in (self._fd, self._lock_fd):
+                if fd is not None:
+                    os.close(fd)
+            self._fd = self._lock_fd = None
+
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        if self._lock_fd is None:
+            self._dir.mkdir(parents=True, exist_ok=True)
+            self._lock_fd = os.open(self._dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _current_segment(self) -> int:
+        """The descriptor of the newest segment, rotating to a new one when it is full (under the lock)."""
+        numbers = self.segments()
+        latest = numbers[-1] if numbers else 1
+        if self._fd is None or self._segment != latest:
+            self._switch_to(latest)
+        assert self._fd is not None
+        if os.fstat(self._fd).st_size >= self._segment_limit:
+            self._switch_to(latest + 1)
+            self._fsync_directory()
+        assert self._fd is not None
+        return self._fd
+
+    def _switch_to(self, number: int) -> None:
+        if self._fd is not None:
+            self._unsynced.append(self._fd)
+        self._fd = os.open(self._dir / segment_name(number), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._segment = number
+        self._known_size = -1
+
+    def _fsync_directory(self) -> None:
+        fd = os.open(self._dir, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _catch_up(self, fd: int) -> None:
+        """Learn the last seq if another process appended, and cut off a torn last line."""
+        size = os.fstat(fd).st_size
+        if size == self._known_size:
+            return
+        path = self._dir / segment_name(self._segment)
+        end = _complete_end(path, size)
+        if end < size:
+            os.ftruncate(fd, end)
+            size = end
+        self._known_size = size
+        last = _last_record(path, size) if size else None
+        if last is None and self._segment > 1:
+            previous = self._dir / segment_name(self._segment - 1)
+            last = _last_record(previous, previous.stat().st_size)
+        self._last_seq = int(last["seq"]) if last else 0
+
+    @staticmethod
+    def _write_all(fd: int, data: bytes) -> None:
+        start = os.lseek(fd, 0, os.SEEK_END)
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(fd, view) :]
+        except OSError:
+            os.ftruncate(fd, start)  # never leave half a record behind (disk full)
+            raise
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    def segments(self) -> list[int]:
+        try:
+            names = os.listdir(self._dir)
+        except FileNotFoundError:
+            return []
+        return sorted(int(m.group(1)) for n in names if (m := _SEGMENT.fullmatch(n)))
+
+    def read(self, start: Position | None = None) -> Iterator[tuple[Position, Record]]:
+        """Every complete record after `start`, in order, with the position just after it.
+
+        A torn last line (a crash mid-append, or an append in progress elsewhere) is not yielded; a
+        later read from the same position sees it once it is whole.
+        """
+        start = start or Position()
+        for number in self.segments():
+            if number < start.segment:
+                continue
+            try:
+                f = (self._dir / segment_name(number)).open("rb")
+            except FileNotFoundError:
+                continue
+            with f:
+                offset = start.offset if number == start.segment else 0
+                f.seek(offset)
+                for line in f:
+                    if not line.endswith(b"\n"):
+                        break
+                    offset += len(line)
+                    try:
+                        record = json.loads(line)
+                    except ValueError:
+                        continue  # damaged in the middle: skip it, keep everything else
+                    if isinstance(record, dict):
+                        yield Position(number, offset), record
+
+    def end(self) -> Position:
+        """The position after the last complete record."""
+        numbers = self.segments()
+        if not numbers:
+            return Position()
+        path = self._dir / segment_name(numbers[-1])
+        return Position(numbers[-1], _complete_end(path, path.stat().st_size))
+
+
+def _complete_end(path: Path, size: int) -> int:
+    """The offset just after the last newline at or before `size`."""
+    with path.open("rb") as f:
+        pos = size
+        while pos > 0:
+            start = max(0, pos - _TAIL_CHUNK)
+            f.seek(start)
+            chunk = f.read(pos - start)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                return start + newline + 1
+            pos = start
+    return 0
+
+
+def _last_record(path: Path, end: int) -> Record | None:
+    """The last parseable record ending at or before `end` (complete lines only)."""
+    with path.open("rb") as f:
+        pos = end
+        while pos > 0:
+            line_start = _line_start(f, pos - 1)
+            f.seek(line_start)
+            line = f.read(pos - line_start)
+            try:
+                record = json.loads(line)
+            except ValueError:
+                pos = line_start
+                continue
+            if isinstance(record, dict) and "seq" in record:
+                return record
+            pos = line_start
+    return None
+
+
+def _line_start(f: Any, newline_at: int) -> int:
+    """Where the line ending with the newline at `newline_at` starts."""
+    pos = newline_at
+    while pos > 0:
+        start = max(0, pos - _TAIL_CHUNK)
+        f.seek(start)
+        chunk = f.read(pos - start)
+        index = chunk.rfind(b"\n")
+        if index >= 0:
+            return start + index + 1
+        pos = start
+    return 0

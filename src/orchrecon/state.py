@@ -1,0 +1,88 @@
+"""The state directory: where the ledger, status files, reports, logs, secrets and locks live."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchrecon.errors import UsageError
+
+DEFAULT_NAME = ".orchrecon"
+
+
+@dataclass(frozen=True)
+class StateDir:
+    root: Path
+
+    @property
+    def ledger(self) -> Path:
+        return self.root / "ledger"
+
+    @property
+    def status(self) -> Path:
+        return self.root / "status"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def secrets(self) -> Path:
+        return self.root / "secrets"
+
+    @property
+    def locks(self) -> Path:
+        return self.root / "locks"
+
+    @property
+    def index(self) -> Path:
+        return self.root / "index.sqlite"
+
+    def log_path(self, run_id: str, task: str) -> Path:
+        return self.logs / run_id / f"{task}.log"
+
+    def ensure(self) -> StateDir:
+        """Create the folders (secrets readable by the owner only); returns self."""
+        try:
+            for folder in (self.ledger, self.status, self.reports, self.logs, self.locks):
+                folder.mkdir(parents=True, exist_ok=True)
+            self.secrets.mkdir(mode=0o700, exist_ok=True)
+            self.secrets.chmod(0o700)
+        except OSError as exc:
+            raise UsageError(f"cannot use state directory {self.root}: {exc.strerror}") from None
+        return self
+
+
+def resolve(repo: Path, explicit: Path | None, environ: Mapping[str, str]) -> StateDir:
+    """`--state-dir`, else `ORCHRECON_STATE_DIR`, else `<repo>/.orchrecon` (kept out of git)."""
+    if explicit is not None:
+        return StateDir(explicit)
+    if environ.get("ORCHRECON_STATE_DIR"):
+        return StateDir(Path(environ["ORCHRECON_STATE_DIR"]))
+    state = StateDir(repo / DEFAULT_NAME)
+    _exclude_from_git(repo)
+    return state
+
+
+def _exclude_from_git(repo: Path) -> None:
+    """Add the state folder to the work tree's `.git/info/exclude`, so it is never committed, without
+    touching a tracked `.gitignore`."""
+    here = repo.absolute()
+    top = next((p for p in (here, *here.parents) if (p / ".git").is_dir()), None)
+    if top is None:
+        return
+    exclude = top / ".git" / "info" / "exclude"
+    line = "/" + (here / DEFAULT_NAME).relative_to(top).as_posix() + "/"
+    try:
+        existing = exclude.read_text(encoding="utf-8") if exclude.exists() else ""
+        if line not in existing.splitlines():
+            exclude.parent.mkdir(exist_ok=True)
+            with exclude.open("a", encoding="utf-8") as f:
+                f.write(("\n" if existing and not existing.endswith("\n") else "") + line + "\n")
+    except OSError:
+        pass  # a read-only checkout still runs; the state folder may then show as untracked
