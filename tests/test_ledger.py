@@ -62,7 +62,7 @@ def test_damaged_line_in_the_middle_hides_nothing_else(tmp_path: Path) -> None:
 def test_read_resumes_from_a_position(tmp_path: Path) -> None:
     ledger = _ledger(tmp_path)
     ledger.append([{"type": "a"}, {"type": "b"}])
-    position = list(ledger.read())[0][0]
+    position, _ = next(iter(ledger.read()))
     ledger.append_one("c")
     assert [r["type"] for _, r in ledger.read(position)] == ["b", "c"]
     assert list(ledger.read(ledger.end())) == []

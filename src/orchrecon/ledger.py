@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from orchrecon.clock import Clock, format_time
 
@@ -187,7 +187,7 @@ class Ledger:
 
     def segments(self) -> list[int]:
         try:
-            names = os.listdir(self._dir)
+            names = os.listdir(self._dir)  # noqa: PTH208 - no Path object per entry on every append
         except FileNotFoundError:
             return []
         return sorted(int(m.group(1)) for n in names if (m := _SEGMENT.fullmatch(n)))
@@ -263,7 +263,7 @@ def _last_record(path: Path, end: int) -> Record | None:
     return None
 
 
-def _line_start(f: Any, newline_at: int) -> int:
+def _line_start(f: BinaryIO, newline_at: int) -> int:
     """Where the line ending with the newline at `newline_at` starts."""
     pos = newline_at
     while pos > 0:
