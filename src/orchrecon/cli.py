@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from orchrecon import __version__
-from orchrecon.commands import plan, validate
+from orchrecon.commands import cancel, plan, retry, run, runs, show, tokens, validate
 from orchrecon.errors import OrchreconError
 
-COMMANDS = (validate, plan)
+COMMANDS = (validate, plan, run, retry, cancel, runs, show, tokens)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,9 +22,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"orchrecon {__version__}")
     parser.add_argument("-C", "--repo", type=Path, default=Path(), help="the orchestration repository (default: .)")
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="the state directory (default: $ORCHRECON_STATE_DIR or REPO/.orchrecon)",
+    )
     # Accept the global options after the command too; SUPPRESS keeps the top-level value when absent.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-C", "--repo", type=Path, default=argparse.SUPPRESS, help="the orchestration repository")
+    common.add_argument("--state-dir", type=Path, default=argparse.SUPPRESS, help="the state directory")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         module.add_parser(subparsers, common)

@@ -20,3 +20,26 @@ def changed_files(root: Path, base: str) -> set[str]:
     except (OSError, subprocess.SubprocessError):
         return set()
     return {line for line in out.splitlines() if line}
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def working_tree_revision(root: Path) -> tuple[str | None, bool]:
+    """The commit checked out at `root` and whether the repository's files differ from it (None, False
+    outside git)."""
+    head = _git(root, "rev-parse", "HEAD")
+    if head is None:
+        return None, False
+    status = _git(root, "status", "--porcelain", "--untracked-files=normal", "--", ".")
+    return head, bool(status)
+
+
+def user_email(root: Path) -> str | None:
+    """git's `user.email` as seen from `root`."""
+    return _git(root, "config", "user.email") or None

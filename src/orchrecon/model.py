@@ -273,3 +273,14 @@ def build_orchestration(data: Mapping[str, Any]) -> Orchestration:
         else None,
         notifications=tuple(build_notification(n) for n in spec.get("notifications", ())),
     )
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """`override` merged into `base`: mappings merge key by key, anything else replaces."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

@@ -61,10 +61,10 @@ class StateDir:
 def resolve(repo: Path, explicit: Path | None, environ: Mapping[str, str]) -> StateDir:
     """`--state-dir`, else `ORCHRECON_STATE_DIR`, else `<repo>/.orchrecon` (kept out of git)."""
     if explicit is not None:
-        return StateDir(explicit)
+        return StateDir(explicit.absolute())
     if environ.get("ORCHRECON_STATE_DIR"):
-        return StateDir(Path(environ["ORCHRECON_STATE_DIR"]))
-    state = StateDir(repo / DEFAULT_NAME)
+        return StateDir(Path(environ["ORCHRECON_STATE_DIR"]).absolute())
+    state = StateDir(repo.absolute() / DEFAULT_NAME)
     _exclude_from_git(repo)
     return state
 

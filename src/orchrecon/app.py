@@ -1,0 +1,88 @@
+"""Wiring: the real objects a command works with, built from its options. Commands take these."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchrecon import state as state_dir
+from orchrecon.clock import Clock, SystemClock
+from orchrecon.errors import NotFoundError
+from orchrecon.executors import Executor, TaskJob, TaskResult
+from orchrecon.executors.command import CommandExecutor
+from orchrecon.ledger import Ledger
+from orchrecon.repository import find_root
+from orchrecon.runner import Observer, Runner, recover
+from orchrecon.runstate import RunView
+from orchrecon.runstore import RunStore
+from orchrecon.state import StateDir
+from orchrecon.tokens import TokenStore
+
+
+@dataclass(frozen=True, kw_only=True)
+class App:
+    repo: Path
+    state: StateDir
+    clock: Clock
+    ledger: Ledger
+    store: RunStore
+    tokens: TokenStore
+    environ: Mapping[str, str]
+
+    def runner(self, *, max_parallel_jobs: int, observer: Observer | None = None) -> Runner:
+        executors: dict[str, Executor] = {"command": CommandExecutor(), "http": _LazyHttpExecutor()}
+        return Runner(
+            ledger=self.ledger,
+            store=self.store,
+            state=self.state,
+            clock=self.clock,
+            executors=executors,
+            tokens=self.tokens,
+            environ=self.environ,
+            repo_root=self.repo,
+            max_parallel_jobs=max_parallel_jobs,
+            observer=observer,
+        )
+
+    def run_view(self, run_id: str) -> RunView:
+        view = self.store.get(run_id)
+        if view is None:
+            raise NotFoundError(f"no run {run_id!r} (orchrecon runs lists them)")
+        return view
+
+
+def open_app(repo: Path, state: Path | None, *, environ: Mapping[str, str] | None = None) -> App:
+    """Find the repository, open its state directory and record runs whose process died."""
+    environ = os.environ if environ is None else environ
+    root = find_root(repo)
+    directory = state_dir.resolve(root, state, environ).ensure()
+    clock = SystemClock()
+    ledger = Ledger(directory.ledger, clock)
+    store = RunStore(ledger, directory.index)
+    app = App(
+        repo=root,
+        state=directory,
+        clock=clock,
+        ledger=ledger,
+        store=store,
+        tokens=TokenStore(directory.secrets),
+        environ=environ,
+    )
+    recover(store, ledger, directory)
+    return app
+
+
+class _LazyHttpExecutor:
+    """Imports httpx only when an http task runs: most runs never need it, and it costs 60 ms."""
+
+    def __init__(self) -> None:
+        self._executor: Executor | None = None
+
+    async def run(self, job: TaskJob) -> TaskResult:
+        if self._executor is None:
+            from orchrecon.executors.http import HttpExecutor  # noqa: PLC0415 - see the class docstring
+
+            self._executor = HttpExecutor()
+        return await self._executor.run(job)

@@ -1,0 +1,57 @@
+"""What `run` and `retry` share: resolving a definition and executing it in this process."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import TextIO
+
+from orchrecon.app import App
+from orchrecon.definition import RunDefinition
+from orchrecon.errors import InvalidDocumentsError, NotFoundError
+from orchrecon.gitsource import working_tree_revision
+from orchrecon.progress import Progress
+from orchrecon.repository import validate_tree
+from orchrecon.runstate import RunStatus
+
+
+def working_tree_definition(app: App, name: str) -> RunDefinition:
+    """The orchestration as the working tree defines it now; invalid or unknown ones are refused."""
+    validation = validate_tree(app.repo)
+    if name not in validation.orchestrations:
+        mine = [d for d in validation.errors if d.file in (f"orchestrations/{name}.yaml", f"orchestrations/{name}.yml")]
+        if mine:
+            raise InvalidDocumentsError(mine)
+        known = ", ".join(sorted(validation.orchestrations)) or "none"
+        raise NotFoundError(f"no valid orchestration {name!r} (valid orchestrations: {known})")
+    revision, dirty = working_tree_revision(app.repo)
+    return RunDefinition.from_validation(validation, name, revision=revision, dirty=dirty)
+
+
+def execute(
+    app: App,
+    definition: RunDefinition,
+    *,
+    selected: frozenset[str],
+    trigger: str,
+    by: str | None,
+    retry_of: str | None,
+    out: TextIO,
+) -> int:
+    """Request and run it here, printing progress; exit 0 for success or warning, else 1."""
+
+    async def main() -> RunStatus:
+        progress = Progress(out, color=out.isatty())
+        runner = app.runner(max_parallel_jobs=definition.max_parallel_jobs, observer=progress)
+        record = runner.request(definition, selected=selected, trigger=trigger, by=by, retry_of=retry_of)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, runner.cancel_all, f"interrupted by {sig.name}")
+        view = await runner.execute(record["run"])
+        if view.status not in (RunStatus.SUCCESS, RunStatus.WARNING):
+            out.write(f"details: orchrecon show {view.id}\n")
+        return view.status
+
+    status = asyncio.run(main())
+    app.ledger.close()
+    return 0 if status in (RunStatus.SUCCESS, RunStatus.WARNING) else 1

@@ -1,0 +1,65 @@
+"""`orchrecon retry RUN_ID`: run a finished run again, by default its failed part (as Keboola does)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from orchrecon.app import open_app
+from orchrecon.commands import Subparsers
+from orchrecon.commands._runs import execute, working_tree_definition
+from orchrecon.definition import RunDefinition, retry_selection, select
+from orchrecon.errors import UsageError
+from orchrecon.gitsource import user_email
+
+
+def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser("retry", parents=[common], help="run a finished run again")
+    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument("--task", action="append", default=[], metavar="T", help="retry these tasks instead")
+    p.add_argument("--current", action="store_true", help="use the working tree's definition, not the run's")
+    p.add_argument("--as", dest="as_email", metavar="EMAIL", help="who is notified (default: git user.email)")
+    p.set_defaults(
+        handler=lambda a: run(
+            repo=a.repo,
+            state_dir=a.state_dir,
+            run_id=a.run_id,
+            tasks=a.task,
+            current=a.current,
+            as_email=a.as_email,
+            out=sys.stdout,
+            environ=os.environ,
+        )
+    )
+
+
+def run(
+    *,
+    repo: Path,
+    state_dir: Path | None,
+    run_id: str,
+    tasks: Sequence[str],
+    current: bool,
+    as_email: str | None,
+    out: TextIO,
+    environ: Mapping[str, str],
+) -> int:
+    app = open_app(repo, state_dir, environ=environ)
+    old = app.run_view(run_id)
+    if not old.status.finished:
+        raise UsageError(f"run {run_id} is {old.status.value}; only a finished run can be retried")
+    if current:
+        definition = working_tree_definition(app, old.orchestration)
+    else:
+        request = app.store.request(run_id)
+        assert request is not None
+        definition = RunDefinition.from_request(request)
+    selected = select(definition.orchestration, tasks) if tasks else retry_selection(old, definition.orchestration)
+    if not selected:
+        raise UsageError(f"run {run_id} has nothing to retry; name tasks with --task")
+    by = as_email or user_email(app.repo)
+    return execute(app, definition, selected=selected, trigger="retry", by=by, retry_of=run_id, out=out)

@@ -1,0 +1,54 @@
+"""`orchrecon run NAME`: run an orchestration now, in this process, from the working tree."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TextIO
+
+from orchrecon.app import open_app
+from orchrecon.commands import Subparsers
+from orchrecon.commands._runs import execute, working_tree_definition
+from orchrecon.definition import select
+from orchrecon.gitsource import user_email
+
+
+def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser("run", parents=[common], help="run an orchestration now")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--task", action="append", default=[], metavar="T", help="run only these tasks")
+    p.add_argument("--skip-task", action="append", default=[], metavar="T", help="leave these tasks out")
+    p.add_argument("--as", dest="as_email", metavar="EMAIL", help="who is notified (default: git user.email)")
+    p.set_defaults(
+        handler=lambda a: run(
+            repo=a.repo,
+            state_dir=a.state_dir,
+            name=a.name,
+            tasks=a.task,
+            skip=a.skip_task,
+            as_email=a.as_email,
+            out=sys.stdout,
+            environ=os.environ,
+        )
+    )
+
+
+def run(
+    *,
+    repo: Path,
+    state_dir: Path | None,
+    name: str,
+    tasks: Sequence[str],
+    skip: Sequence[str],
+    as_email: str | None,
+    out: TextIO,
+    environ: Mapping[str, str],
+) -> int:
+    app = open_app(repo, state_dir, environ=environ)
+    definition = working_tree_definition(app, name)
+    selected = select(definition.orchestration, tasks, skip)
+    by = as_email or user_email(app.repo)
+    return execute(app, definition, selected=selected, trigger="manual", by=by, retry_of=None, out=out)

@@ -1,0 +1,70 @@
+"""`orchrecon show RUN_ID`: a run's phases and tasks with status, times, exit codes, errors and logs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TextIO
+
+from orchrecon.app import open_app
+from orchrecon.commands import Subparsers
+from orchrecon.commands.runs import duration_ms
+from orchrecon.progress import seconds
+from orchrecon.runstate import RunView
+
+
+def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser("show", parents=[common], help="show one run in detail")
+    p.add_argument("run_id", metavar="RUN_ID")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.set_defaults(
+        handler=lambda a: run(
+            repo=a.repo, state_dir=a.state_dir, run_id=a.run_id, fmt=a.format, out=sys.stdout, environ=os.environ
+        )
+    )
+
+
+def run(*, repo: Path, state_dir: Path | None, run_id: str, fmt: str, out: TextIO, environ: Mapping[str, str]) -> int:
+    view = open_app(repo, state_dir, environ=environ).run_view(run_id)
+    if fmt == "json":
+        data = view.to_json()
+        data["durationMs"] = duration_ms(view.started_at, view.finished_at)
+        for phase in data["phases"]:
+            phase["durationMs"] = duration_ms(phase["startedAt"], phase["finishedAt"])
+            for task in phase["tasks"]:
+                task["durationMs"] = duration_ms(task["startedAt"], task["finishedAt"])
+        out.write(json.dumps(data, indent=2) + "\n")
+    else:
+        out.write(render(view))
+    return 0
+
+
+def render(view: RunView) -> str:
+    by = f" by {view.by}" if view.by else ""
+    revision = f", revision {view.revision[:12]}{' (dirty)' if view.dirty else ''}" if view.revision else ""
+    lines = [
+        f"run {view.id}: {view.orchestration} {view.status.value}",
+        f"  {view.trigger}{by}{revision}" + (f", retry of {view.retry_of}" if view.retry_of else ""),
+        f"  requested {view.requested_at}, started {view.started_at or '-'}, finished {view.finished_at or '-'}"
+        f" ({seconds(duration_ms(view.started_at, view.finished_at))})",
+    ]
+    if view.reason:
+        lines.append(f"  reason: {view.reason}")
+    for phase in view.phases:
+        took = seconds(duration_ms(phase.started_at, phase.finished_at))
+        lines.append(f"phase {phase.name}: {phase.status.value} ({took})")
+        for t in phase.tasks:
+            took = seconds(duration_ms(t.started_at, t.finished_at))
+            parts = [f"  task {t.name}: {t.status.value}", t.config, took]
+            if t.exit_code is not None:
+                parts.append(f"exit {t.exit_code}")
+            lines.append("  ".join(parts))
+            if t.error:
+                lines.append(f"      error: {t.error}")
+            if t.log:
+                lines.append(f"      log: {t.log}")
+    return "\n".join(lines) + "\n"

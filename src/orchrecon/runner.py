@@ -1,0 +1,319 @@
+"""The runner: a run's phases strictly in order, each phase's tasks in parallel, every step recorded.
+
+Serialization holds across processes through file locks: a run waits for its orchestration's lock
+and for every earlier request of that orchestration to end; a task waits for its configuration's
+lock. Every change of state is a ledger record, appended before anyone is told about it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchrecon import runstate
+from orchrecon.clock import Clock
+from orchrecon.definition import RunDefinition, phases_field
+from orchrecon.executors import Executor, Outcome, TaskJob
+from orchrecon.ledger import Ledger, Record
+from orchrecon.locks import FileLock, config_lock, orchestration_lock, run_lock
+from orchrecon.model import Phase, Task, deep_merge
+from orchrecon.runstate import RunStatus, RunView, StepStatus
+from orchrecon.runstore import RunStore
+from orchrecon.state import StateDir
+from orchrecon.tokens import TokenStore
+
+WAIT_POLL_SECONDS = 0.05
+CANCEL_POLL_SECONDS = 0.1
+
+Observer = Callable[[Record], None]
+
+
+@dataclass(kw_only=True)
+class _Active:
+    view: RunView
+    definition: RunDefinition
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    reason: str = ""
+
+
+class Runner:
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        store: RunStore,
+        state: StateDir,
+        clock: Clock,
+        executors: Mapping[str, Executor],
+        tokens: TokenStore,
+        environ: Mapping[str, str],
+        repo_root: Path,
+        max_parallel_jobs: int,
+        observer: Observer | None = None,
+    ) -> None:
+        self._ledger = ledger
+        self._store = store
+        self._state = state
+        self._clock = clock
+        self._executors = executors
+        self._tokens = tokens
+        self._environ = environ
+        self._repo_root = repo_root
+        self._slots = asyncio.Semaphore(max_parallel_jobs)
+        self._observer = observer
+        self._owned: dict[str, FileLock] = {}
+        self._requests: dict[str, Record] = {}
+        self._active: dict[str, _Active] = {}
+
+    # -- requesting ----------------------------------------------------------------------------------
+
+    def request(
+        self,
+        definition: RunDefinition,
+        *,
+        selected: frozenset[str],
+        trigger: str,
+        by: str | None = None,
+        retry_of: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Record:
+        """Record a new run as requested (durably) and own it; `execute` then runs it."""
+        run_id = self._new_id()
+        lock = run_lock(self._state.locks, run_id)
+        lock.try_acquire()  # before the record exists, so recovery never mistakes it for an orphan
+        self._owned[run_id] = lock
+        record = self._ledger.append_one(
+            "run.requested",
+            run=run_id,
+            orchestration=definition.orchestration.name,
+            trigger=trigger,
+            by=by,
+            retryOf=retry_of,
+            revision=definition.revision,
+            dirty=definition.dirty,
+            maxParallelJobs=definition.max_parallel_jobs,
+            phases=phases_field(definition.orchestration, selected),
+            definition=dict(definition.documents),
+            **(extra or {}),
+        )
+        self._ledger.sync()
+        self._requests[run_id] = record
+        self._notify(record)
+        return record
+
+    def _new_id(self) -> str:
+        return self._clock.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+    def cancel(self, run_id: str, reason: str) -> bool:
+        """Stop a run this process executes; False if it is not running here."""
+        active = self._active.get(run_id)
+        if active is None:
+            return False
+        active.reason = active.reason or reason
+        active.cancel.set()
+        return True
+
+    def cancel_all(self, reason: str) -> None:
+        for run_id in list(self._active):
+            self.cancel(run_id, reason)
+
+    # -- executing -----------------------------------------------------------------------------------
+
+    async def execute(self, run_id: str) -> RunView:
+        """Run a requested run this process owns to its end; returns its final view."""
+        record = self._requests.get(run_id) or self._store.request(run_id)
+        if record is None:
+            raise KeyError(run_id)
+        active = _Active(view=runstate.new_run(record), definition=RunDefinition.from_request(record))
+        self._active[run_id] = active
+        watcher = asyncio.create_task(self._watch_cancel_requests(active))
+        lock = orchestration_lock(self._state.locks, active.view.orchestration)
+        try:
+            if not await self._wait_turn(active, lock):
+                self._append(active.view, "run.finished", status=RunStatus.CANCELLED.value, reason=active.reason)
+                return active.view
+            self._append(active.view, "run.started", pid=os.getpid())
+            work = asyncio.create_task(self._run_phases(active))
+            stop = asyncio.create_task(active.cancel.wait())
+            await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not work.done():
+                work.cancel()
+            status = await _outcome(work)
+            if status is None:
+                self._append(active.view, "run.finished", status=RunStatus.TERMINATED.value, reason=active.reason)
+            else:
+                self._append(active.view, "run.finished", status=status.value)
+            stop.cancel()
+            return active.view
+        finally:
+            watcher.cancel()
+            lock.release()
+            del self._active[run_id]
+            await self._ledger.sync_async()
+            owned = self._owned.pop(run_id, None)
+            if owned is not None:
+                owned.release(remove=True)
+
+    async def _wait_turn(self, active: _Active, lock: FileLock) -> bool:
+        """Wait until this run holds its orchestration's lock and no earlier request is still pending."""
+        view = active.view
+        while not active.cancel.is_set():
+            if lock.try_acquire():
+                earlier = [r for r in self._store.unfinished(view.orchestration) if r.seq < view.requested_seq]
+                if not earlier:
+                    return True
+                lock.release()
+            await asyncio.sleep(WAIT_POLL_SECONDS)
+        return False
+
+    async def _watch_cancel_requests(self, active: _Active) -> None:
+        """Follow the ledger for `run.cancel-requested` of this run (e.g. from `orchrecon cancel`)."""
+        position = self._ledger.end()
+        while not active.cancel.is_set():
+            await asyncio.sleep(CANCEL_POLL_SECONDS)
+            for after, record in self._ledger.read(position):
+                position = after
+                if record.get("type") == "run.cancel-requested" and record.get("run") == active.view.id:
+                    by = record.get("by")
+                    self.cancel(active.view.id, f"cancelled by {by}" if by else "cancelled")
+
+    async def _run_phases(self, active: _Active) -> RunStatus:
+        view, definition = active.view, active.definition
+        for phase, phase_view in zip(definition.orchestration.phases, view.phases, strict=True):
+            runnable = [t for t, t_view in zip(phase.tasks, phase_view.tasks, strict=True) if t_view.runnable]
+            if not runnable:
+                continue  # every task skipped: the phase is shown as skipped
+            self._append(view, "phase.started", phase=phase.name)
+            failed = asyncio.Event()
+            async with asyncio.TaskGroup() as group:
+                for task in runnable:
+                    group.create_task(self._run_task(active, phase, task, failed))
+            status = runstate.phase_status(phase_view.tasks)
+            self._append(view, "phase.finished", phase=phase.name, status=status.value)
+            if status is StepStatus.ERROR:
+                return RunStatus.ERROR
+        return runstate.run_status(view.phases)
+
+    async def _run_task(self, active: _Active, phase: Phase, task: Task, failed: asyncio.Event) -> None:
+        view, definition = active.view, active.definition
+        config = definition.configurations[task.config]
+        lock = config_lock(self._state.locks, task.config)
+        if not await lock.acquire(stop=failed.is_set):
+            self._not_started(view, phase, task)
+            return
+        try:
+            async with self._slots:
+                if failed.is_set():
+                    self._not_started(view, phase, task)
+                    return
+                log = self._state.log_path(view.id, task.name)
+                self._append(view, "task.started", phase=phase.name, task=task.name, config=task.config, log=str(log))
+                job = TaskJob(
+                    run_id=view.id,
+                    orchestration=view.orchestration,
+                    task=task.name,
+                    config=config,
+                    parameters=deep_merge(config.parameters, task.parameters),
+                    token=self._tokens.get(view.orchestration),
+                    repo_root=self._repo_root,
+                    log_path=log,
+                    environ=self._environ,
+                )
+                executor = self._executors["command" if config.run.command is not None else "http"]
+                started = self._clock.monotonic()
+                try:
+                    result = await executor.run(job)
+                except asyncio.CancelledError:
+                    self._append(
+                        view,
+                        "task.finished",
+                        phase=phase.name,
+                        task=task.name,
+                        status="terminated",
+                        error=active.reason or "terminated",
+                        durationMs=round((self._clock.monotonic() - started) * 1000),
+                    )
+                    raise
+                ok = result.outcome is Outcome.SUCCESS
+                self._append(
+                    view,
+                    "task.finished",
+                    phase=phase.name,
+                    task=task.name,
+                    status="success" if ok else "error",
+                    exitCode=result.exit_code,
+                    error=result.error,
+                    durationMs=round((self._clock.monotonic() - started) * 1000),
+                    **({"details": dict(result.details)} if result.details else {}),
+                )
+                if ok:
+                    for table in config.outputs:
+                        self._append(
+                            view, "table.updated", table=table, orchestration=view.orchestration, task=task.name
+                        )
+                elif not task.continue_on_failure:
+                    failed.set()
+        finally:
+            lock.release()
+
+    def _not_started(self, view: RunView, phase: Phase, task: Task) -> None:
+        self._append(
+            view,
+            "task.finished",
+            phase=phase.name,
+            task=task.name,
+            status="not-executed",
+            error="not started: another task of the phase failed",
+        )
+
+    def _append(self, view: RunView, type_: str, **fields: Any) -> Record:
+        record = self._ledger.append_one(type_, run=view.id, **fields)
+        runstate.apply(view, record)
+        self._notify(record)
+        return record
+
+    def _notify(self, record: Record) -> None:
+        if self._observer is not None:
+            self._observer(record)
+
+
+async def _outcome(work: asyncio.Task[RunStatus]) -> RunStatus | None:
+    """The run's status, or None if it was cancelled."""
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if work.cancelled():
+            return None
+        raise
+
+
+def recover(store: RunStore, ledger: Ledger, state: StateDir) -> list[str]:
+    """Record runs whose owning process died as ended: terminated if they had started, cancelled if
+    not. A run's owner holds its run lock until the run is recorded finished, so a lock we can take
+    belongs to a dead process."""
+    recovered = []
+    for summary in store.unfinished():
+        lock = run_lock(state.locks, summary.id)
+        if not lock.try_acquire():
+            continue
+        try:
+            view = store.get(summary.id)
+            if view is None or view.status.finished:
+                continue
+            pid = f"process {view.pid}" if view.pid else "its process"
+            if view.status is RunStatus.PROCESSING:
+                status, reason = RunStatus.TERMINATED, f"{pid} died while the run was processing"
+            else:
+                status, reason = RunStatus.CANCELLED, f"{pid} died before the run started"
+            ledger.append_one("run.finished", run=summary.id, status=status.value, reason=reason)
+            recovered.append(summary.id)
+        finally:
+            lock.release(remove=True)
+    if recovered:
+        ledger.sync()
+    return recovered

@@ -1,0 +1,234 @@
+"""Runs as recorded in the ledger, queried through an index that is derived from it.
+
+The index (SQLite, `index.sqlite` in the state directory) holds each run's summary and where its
+records are in the ledger. Every process catches it up from the last position it covers before
+reading; a missing, damaged or foreign index is rebuilt from the ledger, which stays the only truth.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchrecon import runstate
+from orchrecon.ledger import Ledger, Position, Record, segment_name
+from orchrecon.runstate import RunView
+
+SCHEMA_VERSION = "1"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY, orchestration TEXT NOT NULL, seq INTEGER NOT NULL, status TEXT NOT NULL,
+    trigger TEXT, requested_at TEXT, started_at TEXT, finished_at TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_seq ON runs (seq);
+CREATE INDEX IF NOT EXISTS runs_by_orchestration ON runs (orchestration, seq);
+CREATE TABLE IF NOT EXISTS records (
+    run TEXT NOT NULL, segment INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_by_run ON records (run);
+"""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSummary:
+    id: str
+    orchestration: str
+    seq: int
+    status: runstate.RunStatus
+    trigger: str | None
+    requested_at: str | None
+    started_at: str | None
+    finished_at: str | None
+
+
+class RunStore:
+    def __init__(self, ledger: Ledger, index: Path) -> None:
+        self._ledger = ledger
+        self._index = index
+
+    # -- queries -------------------------------------------------------------------------------------
+
+    def get(self, run_id: str) -> RunView | None:
+        """The run folded from its own records, or None if there is no such run."""
+        records = list(self.records(run_id))
+        return runstate.fold(records).get(run_id) if records else None
+
+    def request(self, run_id: str) -> Record | None:
+        """The run's `run.requested` record (its full definition)."""
+        return next((r for r in self.records(run_id) if r["type"] == "run.requested"), None)
+
+    def records(self, run_id: str) -> Iterator[Record]:
+        self.refresh()
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT segment, start, end FROM records WHERE run = ? ORDER BY segment, start", (run_id,)
+            ).fetchall()
+        handles: dict[int, Any] = {}
+        try:
+            for segment, start, end in rows:
+                if segment not in handles:
+                    handles[segment] = (self._ledger.directory / segment_name(segment)).open("rb")
+                f = handles[segment]
+                f.seek(start)
+                yield json.loads(f.read(end - start))
+        finally:
+            for f in handles.values():
+                f.close()
+
+    def recent(self, orchestration: str | None = None, limit: int = 20) -> list[RunSummary]:
+        """The most recently requested runs first."""
+        self.refresh()
+        query = "SELECT id, orchestration, seq, status, trigger, requested_at, started_at, finished_at FROM runs"
+        args: tuple[Any, ...] = ()
+        if orchestration is not None:
+            query += " WHERE orchestration = ?"
+            args = (orchestration,)
+        with self._connect() as db:
+            rows = db.execute(query + " ORDER BY seq DESC LIMIT ?", (*args, limit)).fetchall()
+        return [_summary(row) for row in rows]
+
+    def unfinished(self, orchestration: str | None = None) -> list[RunSummary]:
+        """Runs still waiting or processing, oldest request first."""
+        self.refresh()
+        query = "SELECT id, orchestration, seq, status, trigger, requested_at, started_at, finished_at FROM runs"
+        query += " WHERE status IN ('waiting', 'processing')"
+        args: tuple[Any, ...] = ()
+        if orchestration is not None:
+            query += " AND orchestration = ?"
+            args = (orchestration,)
+        with self._connect() as db:
+            return [_summary(row) for row in db.execute(query + " ORDER BY seq", args).fetchall()]
+
+    # -- the index -----------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Fold ledger records appended since the index last looked into it."""
+        try:
+            self._catch_up()
+        except sqlite3.DatabaseError:
+            self._index.unlink(missing_ok=True)  # damaged: it is only derived, build it again
+            self._catch_up()
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        with closing(sqlite3.connect(self._index, timeout=30, isolation_level=None)) as db:
+            yield db
+
+    def _catch_up(self) -> None:
+        self._index.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+            db.execute("BEGIN IMMEDIATE")  # one process catches up at a time; the others then see it done
+            try:
+                position = self._covered(db)
+                self._fold_into(db, position)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def _covered(self, db: sqlite3.Connection) -> Position:
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        if meta.get("version") != SCHEMA_VERSION or not self._still_valid(meta):
+            db.execute("DELETE FROM runs")
+            db.execute("DELETE FROM records")
+            db.execute("DELETE FROM meta")
+            db.execute("INSERT INTO meta VALUES ('version', ?)", (SCHEMA_VERSION,))
+            return Position()
+        if "segment" not in meta:
+            return Position()
+        return Position(int(meta["segment"]), int(meta["offset"]))
+
+    def _still_valid(self, meta: dict[str, str]) -> bool:
+        """The index describes this ledger: the record it ends at is still there, with the same seq."""
+        if "segment" not in meta:
+            return True
+        segment, offset, seq = int(meta["segment"]), int(meta["offset"]), int(meta.get("seq", "0"))
+        path = self._ledger.directory / segment_name(segment)
+        if offset == 0:
+            return True
+        try:
+            with path.open("rb") as f:
+                f.seek(max(0, offset - 1))
+                if f.read(1) != b"\n":
+                    return False
+        except OSError:
+            return False
+        last = next(iter(self._ledger.read(Position(segment, int(meta.get("start", "0"))))), None)
+        return last is not None and int(last[1].get("seq", -1)) == seq
+
+    def _fold_into(self, db: sqlite3.Connection, position: Position) -> None:
+        summaries: dict[str, list[Any]] = {}
+        rows: list[tuple[str, int, int, int]] = []
+        previous = position
+        last: tuple[Position, Position, int] | None = None
+        for after, record in self._ledger.read(position):
+            start = previous.offset if after.segment == previous.segment else 0
+            previous = after
+            last = (Position(after.segment, start), after, int(record.get("seq", 0)))
+            run_id = record.get("run")
+            kind = record.get("type")
+            if not run_id or kind not in runstate.RUN_RECORDS:
+                continue
+            rows.append((run_id, after.segment, start, after.offset))
+            _summarize(db, summaries, run_id, kind, record)
+        db.executemany("INSERT INTO records VALUES (?, ?, ?, ?)", rows)
+        db.executemany(
+            "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [tuple(s) for s in summaries.values()]
+        )
+        if last is not None:
+            begin, end, seq = last
+            db.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                [
+                    ("segment", str(end.segment)),
+                    ("offset", str(end.offset)),
+                    ("start", str(begin.offset)),
+                    ("seq", str(seq)),
+                ],
+            )
+
+
+def _summarize(db: sqlite3.Connection, summaries: dict[str, list[Any]], run_id: str, kind: str, record: Record) -> None:
+    if kind == "run.requested":
+        summaries[run_id] = [
+            run_id,
+            record["orchestration"],
+            record["seq"],
+            "waiting",
+            record.get("trigger"),
+            record["time"],
+            None,
+            None,
+        ]
+        return
+    summary = summaries.get(run_id)
+    if summary is None:
+        row = db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            return  # records of a run whose request is missing: nothing to summarize
+        summary = summaries[run_id] = list(row)
+    if kind == "run.started":
+        summary[3], summary[6] = "processing", record["time"]
+    elif kind == "run.finished":
+        summary[3], summary[7] = record["status"], record["time"]
+
+
+def _summary(row: tuple[Any, ...]) -> RunSummary:
+    return RunSummary(
+        id=row[0],
+        orchestration=row[1],
+        seq=row[2],
+        status=runstate.RunStatus(row[3]),
+        trigger=row[4],
+        requested_at=row[5],
+        started_at=row[6],
+        finished_at=row[7],
+    )
