@@ -55,7 +55,8 @@ class App:
 
 def open_app(repo: Path, state: Path | None, *, environ: Mapping[str, str] | None = None) -> App:
     """Find the repository, open its state directory and record runs whose process died."""
-    environ = os.environ if environ is None else environ
+    # A plain dict: tasks copy it on every start, and copying os.environ decodes every entry each time.
+    environ = dict(os.environ if environ is None else environ)
     root = find_root(repo)
     directory = state_dir.resolve(root, state, environ).ensure()
     clock = SystemClock()

@@ -130,13 +130,14 @@ class Ledger:
 
     def _current_segment(self) -> int:
         """The descriptor of the newest segment, rotating to a new one when it is full (under the lock)."""
-        numbers = self.segments()
-        latest = numbers[-1] if numbers else 1
-        if self._fd is None or self._segment != latest:
-            self._switch_to(latest)
+        # Another process may have rotated: the next segment existing says so with one stat, which
+        # keeps a directory listing off every append.
+        if self._fd is None or (self._dir / segment_name(self._segment + 1)).exists():
+            numbers = self.segments()
+            self._switch_to(numbers[-1] if numbers else 1)
         assert self._fd is not None
         if os.fstat(self._fd).st_size >= self._segment_limit:
-            self._switch_to(latest + 1)
+            self._switch_to(self._segment + 1)
             self._fsync_directory()
         assert self._fd is not None
         return self._fd

@@ -37,6 +37,7 @@ Observer = Callable[[Record], None]
 class _Active:
     view: RunView
     definition: RunDefinition
+    token: str
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     reason: str = ""
 
@@ -129,7 +130,11 @@ class Runner:
         record = self._requests.get(run_id) or self._store.request(run_id)
         if record is None:
             raise KeyError(run_id)
-        active = _Active(view=runstate.new_run(record), definition=RunDefinition.from_request(record))
+        active = _Active(
+            view=runstate.new_run(record),
+            definition=RunDefinition.from_request(record),
+            token=self._tokens.get(record["orchestration"]),
+        )
         self._active[run_id] = active
         watcher = asyncio.create_task(self._watch_cancel_requests(active))
         lock = orchestration_lock(self._state.locks, active.view.orchestration)
@@ -219,7 +224,7 @@ class Runner:
                     task=task.name,
                     config=config,
                     parameters=deep_merge(config.parameters, task.parameters),
-                    token=self._tokens.get(view.orchestration),
+                    token=active.token,
                     repo_root=self._repo_root,
                     log_path=log,
                     environ=self._environ,

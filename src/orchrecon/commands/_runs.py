@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import sys
 from typing import TextIO
 
 from orchrecon.app import App
@@ -28,6 +30,19 @@ def working_tree_definition(app: App, name: str) -> RunDefinition:
     return RunDefinition.from_validation(validation, name, revision=revision, dirty=dirty)
 
 
+def watch_children_with_pidfd() -> None:
+    """Python 3.11 waits for each child process in a thread of its own; a pidfd in the event loop is
+    cheaper per task (and what 3.12 does by default)."""
+    if sys.version_info < (3, 12) and hasattr(os, "pidfd_open"):
+        try:
+            os.close(os.pidfd_open(os.getpid()))
+        except OSError:
+            return  # kernel without pidfd
+        watcher = asyncio.PidfdChildWatcher()
+        watcher.attach_loop(asyncio.get_running_loop())
+        asyncio.set_child_watcher(watcher)
+
+
 def execute(
     app: App,
     definition: RunDefinition,
@@ -41,6 +56,7 @@ def execute(
     """Request and run it here, printing progress; exit 0 for success or warning, else 1."""
 
     async def main() -> RunStatus:
+        watch_children_with_pidfd()
         progress = Progress(out, color=out.isatty())
         runner = app.runner(max_parallel_jobs=definition.max_parallel_jobs, observer=progress)
         record = runner.request(definition, selected=selected, trigger=trigger, by=by, retry_of=retry_of)
