@@ -62,7 +62,7 @@ def write_repo(root: Path, phases: list[int], max_parallel: int) -> None:
 
 
 def in_process_seconds(state: Path) -> float:
-    times = {}
+    times: dict[str, datetime] = {}
     for segment in sorted((state / "ledger").glob("*.jsonl")):
         for line in segment.read_text().splitlines():
             record = json.loads(line)
@@ -73,7 +73,9 @@ def in_process_seconds(state: Path) -> float:
 
 def measure(name: str, phases: list[int], max_parallel: int, runs: int, target: float) -> bool:
     tasks = sum(phases)
-    whole, inside, floors = [], [], []
+    whole: list[float] = []
+    inside: list[float] = []
+    floors: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         repo = Path(tmp) / "repo"
         repo.mkdir()
