@@ -80,8 +80,8 @@ def measure(name: str, phases: list[int], max_parallel: int, runs: int, target: 
         repo = Path(tmp) / "repo"
         repo.mkdir()
         write_repo(repo, phases, max_parallel)
-        for i in range(runs):
-            state = Path(tmp) / f"state{i}"
+        for n in range(runs):
+            state = Path(tmp) / f"state{n}"
             start = time.perf_counter()
             done = subprocess.run(
                 [sys.executable, "-m", "orchrecon", "-C", str(repo), "--state-dir", str(state), "run", "bench"],
