@@ -62,6 +62,7 @@ class Ledger:
         self._last_seq = 0
         self._unsynced: list[int] = []  # descriptors of rotated-out segments still to fsync
         self._dirty = False
+        self.last_position = Position()  # just after the last record this instance appended
 
     @property
     def directory(self) -> Path:
@@ -85,6 +86,7 @@ class Ledger:
             self._write_all(fd, data)
             self._known_size += len(data)
             self._dirty = True
+            self.last_position = Position(self._segment, self._known_size)
         return written
 
     def append_one(self, type_: str, **fields: Any) -> Record:

@@ -19,7 +19,7 @@ from orchrecon import runstate
 from orchrecon.clock import Clock
 from orchrecon.definition import RunDefinition, phases_field
 from orchrecon.executors import Executor, Outcome, TaskJob
-from orchrecon.ledger import Ledger, Record
+from orchrecon.ledger import Ledger, Position, Record
 from orchrecon.locks import FileLock, config_lock, orchestration_lock, run_lock
 from orchrecon.model import Phase, Task, deep_merge
 from orchrecon.runstate import RunStatus, RunView, StepStatus
@@ -68,7 +68,7 @@ class Runner:
         self._slots = asyncio.Semaphore(max_parallel_jobs)
         self._observer = observer
         self._owned: dict[str, FileLock] = {}
-        self._requests: dict[str, Record] = {}
+        self._requests: dict[str, tuple[Record, Position]] = {}
         self._active: dict[str, _Active] = {}
 
     # -- requesting ----------------------------------------------------------------------------------
@@ -103,7 +103,7 @@ class Runner:
             **(extra or {}),
         )
         self._ledger.sync()
-        self._requests[run_id] = record
+        self._requests[run_id] = (record, self._ledger.last_position)
         self._notify(record)
         return record
 
@@ -127,16 +127,24 @@ class Runner:
 
     async def execute(self, run_id: str) -> RunView:
         """Run a requested run this process owns to its end; returns its final view."""
-        record = self._requests.get(run_id) or self._store.request(run_id)
-        if record is None:
-            raise KeyError(run_id)
+        if run_id in self._requests:
+            record, position = self._requests.pop(run_id)
+            cancelled = False
+        else:  # requested elsewhere: a cancel may already be recorded before we start following
+            position = self._ledger.end()
+            found, view = self._store.request(run_id), self._store.get(run_id)
+            if found is None or view is None:
+                raise KeyError(run_id)
+            record, cancelled = found, view.cancel_requested
         active = _Active(
             view=runstate.new_run(record),
             definition=RunDefinition.from_request(record),
             token=self._tokens.get(record["orchestration"]),
         )
         self._active[run_id] = active
-        watcher = asyncio.create_task(self._watch_cancel_requests(active))
+        if cancelled:
+            self.cancel(run_id, "cancelled")
+        watcher = asyncio.create_task(self._watch_cancel_requests(active, position))
         lock = orchestration_lock(self._state.locks, active.view.orchestration)
         try:
             if not await self._wait_turn(active, lock):
@@ -176,9 +184,8 @@ class Runner:
             await asyncio.sleep(WAIT_POLL_SECONDS)
         return False
 
-    async def _watch_cancel_requests(self, active: _Active) -> None:
-        """Follow the ledger for `run.cancel-requested` of this run (e.g. from `orchrecon cancel`)."""
-        position = self._ledger.end()
+    async def _watch_cancel_requests(self, active: _Active, position: Position) -> None:
+        """Follow the ledger from `position` for `run.cancel-requested` of this run (`orchrecon cancel`)."""
         while not active.cancel.is_set():
             await asyncio.sleep(CANCEL_POLL_SECONDS)
             for after, record in self._ledger.read(position):
