@@ -40,7 +40,8 @@ class App:
             clock=self.clock,
             executors=executors,
             tokens=self.tokens,
-            environ=self.environ,
+            # A job that calls orchrecon itself (tables touch) must reach this state directory.
+            environ={**self.environ, "ORCHRECON_STATE_DIR": str(self.state.root)},
             repo_root=self.repo,
             max_parallel_jobs=max_parallel_jobs,
             observer=observer,

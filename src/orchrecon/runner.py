@@ -22,6 +22,7 @@ from orchrecon.executors import Executor, Outcome, TaskJob
 from orchrecon.ledger import Ledger, Position, Record
 from orchrecon.locks import FileLock, config_lock, orchestration_lock, run_lock
 from orchrecon.model import Phase, Task, deep_merge
+from orchrecon.orphans import kill_run_processes
 from orchrecon.runstate import RunStatus, RunView, StepStatus
 from orchrecon.runstore import RunStore
 from orchrecon.state import StateDir
@@ -37,7 +38,7 @@ Observer = Callable[[Record], None]
 class _Active:
     view: RunView
     definition: RunDefinition
-    token: str
+    token: str = ""  # read when the run starts, so a rotation while it waits applies
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     reason: str = ""
 
@@ -70,6 +71,8 @@ class Runner:
         self._owned: dict[str, FileLock] = {}
         self._requests: dict[str, tuple[Record, Position]] = {}
         self._active: dict[str, _Active] = {}
+        self._pending_cancels: dict[str, str] = {}  # requested here, cancelled before `execute` began
+        self._stop_reason: str | None = None  # set by `cancel_all`: nothing starts any more
 
     # -- requesting ----------------------------------------------------------------------------------
 
@@ -111,16 +114,25 @@ class Runner:
         return self._clock.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
     def cancel(self, run_id: str, reason: str) -> bool:
-        """Stop a run this process executes; False if it is not running here."""
+        """Stop a run this process owns; False if it is not one of them."""
         active = self._active.get(run_id)
         if active is None:
-            return False
+            if run_id not in self._requests:
+                return False
+            self._pending_cancels.setdefault(run_id, reason)
+            return True
         active.reason = active.reason or reason
         active.cancel.set()
         return True
 
+    def stop_new_runs(self, reason: str) -> None:
+        """From now on every run this process would start ends `cancelled` instead. Only assigns an
+        attribute, so a signal handler may call it at any point."""
+        self._stop_reason = self._stop_reason or reason
+
     def cancel_all(self, reason: str) -> None:
-        for run_id in list(self._active):
+        self.stop_new_runs(reason)
+        for run_id in [*self._active, *self._requests]:
             self.cancel(run_id, reason)
 
     # -- executing -----------------------------------------------------------------------------------
@@ -139,17 +151,18 @@ class Runner:
         active = _Active(
             view=runstate.new_run(record),
             definition=RunDefinition.from_request(record),
-            token=self._tokens.get(record["orchestration"]),
         )
         self._active[run_id] = active
-        if cancelled:
-            self.cancel(run_id, "cancelled")
+        pending = self._pending_cancels.pop(run_id, None) or self._stop_reason
+        if cancelled or pending is not None:
+            self.cancel(run_id, pending or "cancelled")
         watcher = asyncio.create_task(self._watch_cancel_requests(active, position))
         lock = orchestration_lock(self._state.locks, active.view.orchestration)
         try:
             if not await self._wait_turn(active, lock):
                 self._append(active.view, "run.finished", status=RunStatus.CANCELLED.value, reason=active.reason)
                 return active.view
+            active.token = self._tokens.get(active.view.orchestration)
             self._append(active.view, "run.started", pid=os.getpid())
             work = asyncio.create_task(self._run_phases(active))
             stop = asyncio.create_task(active.cancel.wait())
@@ -181,6 +194,7 @@ class Runner:
                 if not earlier:
                     return True
                 lock.release()
+                recover(self._store, self._ledger, self._state)  # an earlier run's process may have died
             await asyncio.sleep(WAIT_POLL_SECONDS)
         return False
 
@@ -318,6 +332,7 @@ def recover(store: RunStore, ledger: Ledger, state: StateDir) -> list[str]:
             if view is None or view.status.finished:
                 continue
             pid = f"process {view.pid}" if view.pid else "its process"
+            kill_run_processes(summary.id)  # its tasks outlive it in their own sessions; free their configurations
             if view.status is RunStatus.PROCESSING:
                 status, reason = RunStatus.TERMINATED, f"{pid} died while the run was processing"
             else:

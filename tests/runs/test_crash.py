@@ -7,8 +7,6 @@ import os
 import signal
 from datetime import datetime
 
-import pytest
-
 from tests.runs.builders import Workspace, group_alive, task, wait_until
 
 TORN = b'{"v":1,"seq":999,"time":"2026-11-21T18:00:00.000Z","type":"run.fini'
@@ -69,11 +67,6 @@ def test_a_waiting_run_whose_process_is_killed_is_recorded_cancelled(ws: Workspa
     assert ws.ran(waiting) == set()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: kill -9 of `orchrecon run` leaves its task's process group running unsupervised after the run "
-    "is recorded terminated; with the configuration lock gone, a new run of the configuration overlaps it",
-)
 def test_once_a_killed_run_is_recorded_terminated_its_task_no_longer_runs(ws: Workspace) -> None:
     run_id, pgid, _ = killed_mid_task(ws)
     assert ws.show(run_id)["status"] == "terminated"

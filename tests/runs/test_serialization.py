@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 
-import pytest
-
 from tests.runs.builders import TIME, Workspace, statuses, task, wait_until
 
 
@@ -60,11 +58,6 @@ def test_orchestrations_sharing_a_configuration_never_run_it_at_once(ws: Workspa
     assert stock_start >= sales_end
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a waiting run never notices that the run before it died (kill -9); "
-    "it only starts once some other orchrecon command happens to record the dead run terminated",
-)
 def test_a_waiting_run_starts_when_the_process_of_the_run_before_it_dies(ws: Workspace) -> None:
     ws.orchestrate("daily", {"one": [task("a", gate="go")]})
     first = ws.start("run", "daily")

@@ -6,7 +6,6 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from tests.runs.builders import Workspace, normalise, task
@@ -109,9 +108,6 @@ def test_a_successful_run_exits_0_without_pointing_to_details(ws: Workspace) -> 
     assert last.startswith(f"run {run_id} success in ")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: `runs NAME` of an orchestration that exists nowhere lists nothing and exits 0, not 2"
-)
 def test_runs_of_an_unknown_orchestration_is_a_usage_error(ws: Workspace) -> None:
     ws.orchestrate("daily", {"one": [task("a")]})
     done = ws.inspect("runs", "dialy")

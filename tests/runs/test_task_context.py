@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import stat
 
-import pytest
-
 from tests.runs.builders import Workspace, task, wait_until
 
 
@@ -104,11 +102,6 @@ def test_a_rotation_while_a_run_processes_leaves_its_later_tasks_on_its_token(ws
     assert seen[after, "a"] != seen[during, "a"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a run that waited while the token was rotated starts after the rotation with the old token "
-    "(Runner.execute takes the token before waiting for its turn)",
-)
 def test_a_run_waiting_during_a_rotation_starts_with_the_new_token(ws: Workspace) -> None:
     ws.orchestrate("sales", {"one": [task("a", gate="go")]})
     first = ws.start("run", "sales")

@@ -59,10 +59,18 @@ def execute(
         watch_children_with_pidfd()
         progress = Progress(out, color=out.isatty())
         runner = app.runner(max_parallel_jobs=definition.max_parallel_jobs, observer=progress)
-        record = runner.request(definition, selected=selected, trigger=trigger, by=by, retry_of=retry_of)
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, runner.cancel_all, f"interrupted by {sig.name}")
+
+        def on_signal(signum: int, _frame: object) -> None:
+            # Runs at the next bytecode, even inside `request` (unlike loop.add_signal_handler, whose
+            # callback waits for the loop): a run interrupted before it starts is then never started.
+            reason = f"interrupted by {signal.Signals(signum).name}"
+            runner.stop_new_runs(reason)
+            loop.call_soon_threadsafe(runner.cancel_all, reason)
+
+        for sig in (signal.SIGINT, signal.SIGTERM):  # before the request: from then on a signal stops the run
+            signal.signal(sig, on_signal)
+        record = runner.request(definition, selected=selected, trigger=trigger, by=by, retry_of=retry_of)
         view = await runner.execute(record["run"])
         if view.status not in (RunStatus.SUCCESS, RunStatus.WARNING):
             out.write(f"details: orchrecon show {view.id}\n")

@@ -13,7 +13,9 @@ from typing import TextIO
 from orchrecon.app import open_app
 from orchrecon.clock import parse_time
 from orchrecon.commands import Subparsers
+from orchrecon.errors import NotFoundError
 from orchrecon.progress import seconds
+from orchrecon.repository import validate_tree
 from orchrecon.runstore import RunSummary
 
 
@@ -66,6 +68,8 @@ def run(
 ) -> int:
     app = open_app(repo, state_dir, environ=environ)
     runs = app.store.recent(name, max(limit, 0))
+    if name and not runs and name not in validate_tree(app.repo).orchestrations:
+        raise NotFoundError(f"no orchestration {name!r} and no runs of one")
     if fmt == "json":
         out.write(json.dumps({"runs": [_json(s) for s in runs]}, indent=2) + "\n")
         return 0
