@@ -27,8 +27,8 @@ class SystemClock:
 
 def format_time(instant: datetime) -> str:
     """RFC 3339 in UTC with milliseconds and `Z`: 2026-11-21T17:49:52.123Z."""
-    utc = instant.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    utc = instant if instant.tzinfo is UTC else instant.astimezone(UTC)
+    return utc.isoformat(timespec="milliseconds").removesuffix("+00:00") + "Z"
 
 
 def parse_time(text: str) -> datetime:

@@ -17,7 +17,6 @@ import os
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -44,8 +43,11 @@ def segment_name(number: int) -> str:
     return f"{number:08d}.jsonl"
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # json.dumps with options builds one per call
+
+
 def encode(record: Mapping[str, Any]) -> bytes:
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    return _ENCODER.encode(record).encode() + b"\n"
 
 
 class Ledger:
@@ -74,19 +76,27 @@ class Ledger:
         """Append `records` (each with a `type`) in order with consecutive seqs; returns them complete."""
         if not records:
             return []
-        with self._mutex, self._file_lock():
-            fd = self._current_segment()
-            self._catch_up(fd)
-            time = format_time(self._clock.now())
-            written: list[Record] = []
-            for record in records:
-                self._last_seq += 1
-                written.append({"v": VERSION, "seq": self._last_seq, "time": time, **record})
-            data = b"".join(encode(r) for r in written)
-            self._write_all(fd, data)
-            self._known_size += len(data)
-            self._dirty = True
-            self.last_position = Position(self._segment, self._known_size)
+        with self._mutex:
+            lock = self._lock_descriptor()
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                return self._append_locked(records)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _append_locked(self, records: Sequence[Mapping[str, Any]]) -> list[Record]:
+        fd, size = self._current_segment()
+        self._catch_up(fd, size)
+        time = format_time(self._clock.now())
+        written: list[Record] = []
+        for record in records:
+            self._last_seq += 1
+            written.append({"v": VERSION, "seq": self._last_seq, "time": time, **record})
+        data = b"".join(encode(r) for r in written)
+        self._write_all(fd, data, self._known_size)
+        self._known_size += len(data)
+        self._dirty = True
+        self.last_position = Position(self._segment, self._known_size)
         return written
 
     def append_one(self, type_: str, **fields: Any) -> Record:
@@ -119,30 +129,33 @@ class Ledger:
                     os.close(fd)
             self._fd = self._lock_fd = None
 
-    @contextmanager
-    def _file_lock(self) -> Iterator[None]:
+    def _lock_descriptor(self) -> int:
         if self._lock_fd is None:
             self._dir.mkdir(parents=True, exist_ok=True)
             self._lock_fd = os.open(self._dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        return self._lock_fd
 
-    def _current_segment(self) -> int:
-        """The descriptor of the newest segment, rotating to a new one when it is full (under the lock)."""
-        # Another process may have rotated: the next segment existing says so with one stat, which
-        # keeps a directory listing off every append.
-        if self._fd is None or (self._dir / segment_name(self._segment + 1)).exists():
+    def _current_segment(self) -> tuple[int, int]:
+        """The descriptor and size of the newest segment, rotating when it is full (under the lock)."""
+        if self._fd is None:
             numbers = self.segments()
             self._switch_to(numbers[-1] if numbers else 1)
         assert self._fd is not None
-        if os.fstat(self._fd).st_size >= self._segment_limit:
-            self._switch_to(self._segment + 1)
-            self._fsync_directory()
+        size = os.fstat(self._fd).st_size
+        # Only a full segment is ever rotated, so while ours is not full it is the newest one, and a
+        # directory listing stays off the common path.
+        if size >= self._segment_limit:
+            numbers = self.segments()
+            if numbers[-1] > self._segment:
+                self._switch_to(numbers[-1])  # another process rotated already
+            assert self._fd is not None
+            size = os.fstat(self._fd).st_size
+            if size >= self._segment_limit:
+                self._switch_to(self._segment + 1)
+                self._fsync_directory()
+                size = 0
         assert self._fd is not None
-        return self._fd
+        return self._fd, size
 
     def _switch_to(self, number: int) -> None:
         if self._fd is not None:
@@ -158,9 +171,8 @@ class Ledger:
         finally:
             os.close(fd)
 
-    def _catch_up(self, fd: int) -> None:
+    def _catch_up(self, fd: int, size: int) -> None:
         """Learn the last seq if another process appended, and cut off a torn last line."""
-        size = os.fstat(fd).st_size
         if size == self._known_size:
             return
         path = self._dir / segment_name(self._segment)
@@ -176,8 +188,8 @@ class Ledger:
         self._last_seq = int(last["seq"]) if last else 0
 
     @staticmethod
-    def _write_all(fd: int, data: bytes) -> None:
-        start = os.lseek(fd, 0, os.SEEK_END)
+    def _write_all(fd: int, data: bytes, start: int) -> None:
+        """Append `data` to a file of size `start` (O_APPEND), all of it or none of it."""
         view = memoryview(data)
         try:
             while view:

@@ -17,26 +17,36 @@ POLL_SECONDS = 0.02
 
 
 class FileLock:
-    def __init__(self, path: Path) -> None:
+    """An exclusive lock on `path`. Held at most once at a time, also within this process.
+
+    With `keep_open`, the file stays open between holds, so taking it again costs one flock(2), not an
+    open(2) (creating a file costs ~0.1 ms here).
+    """
+
+    def __init__(self, path: Path, *, keep_open: bool = False) -> None:
         self.path = path
+        self._keep_open = keep_open
         self._fd: int | None = None
+        self._held = False
 
     @property
     def held(self) -> bool:
-        return self._fd is not None
+        return self._held
 
     def try_acquire(self) -> bool:
         """Take the lock if it is free; never waits."""
-        if self._fd is not None:
-            return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        if self._held:
+            return False  # a flock on a descriptor we already lock would succeed: refuse it here
+        if self._fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            os.close(fd)
+            if not self._keep_open:
+                self._close()
             return False
-        self._fd = fd
+        self._held = True
         return True
 
     async def acquire(self, *, stop: Callable[[], bool] = lambda: False) -> bool:
@@ -48,22 +58,29 @@ class FileLock:
         return True
 
     def release(self, *, remove: bool = False) -> None:
-        if self._fd is None:
+        if not self._held:
             return
+        assert self._fd is not None
         if remove:
             self.path.unlink(missing_ok=True)  # while still held, so no one locks a file we delete
         fcntl.flock(self._fd, fcntl.LOCK_UN)
-        os.close(self._fd)
-        self._fd = None
+        self._held = False
+        if remove or not self._keep_open:
+            self._close()
+
+    def _close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def orchestration_lock(locks: Path, name: str) -> FileLock:
     return FileLock(locks / f"orchestration.{name}.lock")
 
 
-def config_lock(locks: Path, ref: str) -> FileLock:
+def config_lock(locks: Path, ref: str, *, keep_open: bool = False) -> FileLock:
     component, name = ref.split("/", 1)
-    return FileLock(locks / f"config.{component}.{name}.lock")  # '.' never occurs in names
+    return FileLock(locks / f"config.{component}.{name}.lock", keep_open=keep_open)  # names have no '.'
 
 
 def run_lock(locks: Path, run_id: str) -> FileLock:

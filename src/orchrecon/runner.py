@@ -38,6 +38,7 @@ Observer = Callable[[Record], None]
 class _Active:
     view: RunView
     definition: RunDefinition
+    log_dir: Path
     token: str = ""  # read when the run starts, so a rotation while it waits applies
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     reason: str = ""
@@ -73,6 +74,7 @@ class Runner:
         self._active: dict[str, _Active] = {}
         self._pending_cancels: dict[str, str] = {}  # requested here, cancelled before `execute` began
         self._stop_reason: str | None = None  # set by `cancel_all`: nothing starts any more
+        self._config_locks: dict[str, FileLock] = {}  # kept open: one open(2) per configuration, not per task
 
     # -- requesting ----------------------------------------------------------------------------------
 
@@ -151,6 +153,7 @@ class Runner:
         active = _Active(
             view=runstate.new_run(record),
             definition=RunDefinition.from_request(record),
+            log_dir=self._state.logs / run_id,
         )
         self._active[run_id] = active
         pending = self._pending_cancels.pop(run_id, None) or self._stop_reason
@@ -228,7 +231,9 @@ class Runner:
     async def _run_task(self, active: _Active, phase: Phase, task: Task, failed: asyncio.Event) -> None:
         view, definition = active.view, active.definition
         config = definition.configurations[task.config]
-        lock = config_lock(self._state.locks, task.config)
+        lock = self._config_locks.get(task.config)
+        if lock is None:
+            lock = self._config_locks[task.config] = config_lock(self._state.locks, task.config, keep_open=True)
         if not await lock.acquire(stop=failed.is_set):
             self._not_started(view, phase, task)
             return
@@ -237,7 +242,7 @@ class Runner:
                 if failed.is_set():
                     self._not_started(view, phase, task)
                     return
-                log = self._state.log_path(view.id, task.name)
+                log = active.log_dir / f"{task.name}.log"
                 self._append(view, "task.started", phase=phase.name, task=task.name, config=task.config, log=str(log))
                 job = TaskJob(
                     run_id=view.id,

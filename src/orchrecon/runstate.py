@@ -82,9 +82,13 @@ class RunView:
     pid: int | None = None
     cancel_requested: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    _by_name: dict[str, TaskView] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_name = {t.name: t for p in self.phases for t in p.tasks}
 
     def task(self, name: str) -> TaskView | None:
-        return next((t for p in self.phases for t in p.tasks if t.name == name), None)
+        return self._by_name.get(name)
 
     def to_json(self) -> dict[str, Any]:
         return {

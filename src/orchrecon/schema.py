@@ -13,15 +13,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import jsonschema
 import jsonschema_rs
-from jsonschema.exceptions import ValidationError, best_match
 
 from orchrecon.cron import CronError, parse_cron
 from orchrecon.errors import Diagnostic
 from orchrecon.loader import Document, JsonPath
+
+if TYPE_CHECKING:
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
 SCHEMA_NAME = "orchestration.schema.json"
 
@@ -68,14 +70,22 @@ class SchemaValidator:
     def __init__(self, schema: dict[str, Any] | None = None) -> None:
         self._schema = schema if schema is not None else load_schema()
         self._fast = jsonschema_rs.validator_for(self._schema)
-        self._full = jsonschema.Draft202012Validator(self._schema)
+        self._full: jsonschema.Draft202012Validator | None = None
         self._patterns = _pattern_names(self._schema)
 
     def check(self, doc: Document) -> list[Diagnostic]:
         if self._fast.is_valid(doc.data):
             return []
-        diagnostics = [d for error in self._full.iter_errors(doc.data) for d in self._explain(doc, error)]
+        diagnostics = [d for error in self._reference().iter_errors(doc.data) for d in self._explain(doc, error)]
         return diagnostics or [Diagnostic(file=doc.file, line=1, col=1, message="document does not match the schema")]
+
+    def _reference(self) -> jsonschema.Draft202012Validator:
+        """python-jsonschema, imported only for a document that fails: it costs 50 ms at start-up."""
+        if self._full is None:
+            import jsonschema  # noqa: PLC0415
+
+            self._full = jsonschema.Draft202012Validator(self._schema)
+        return self._full
 
     def _explain(self, doc: Document, error: ValidationError) -> Iterator[Diagnostic]:
         path: JsonPath = tuple(error.absolute_path)
@@ -192,6 +202,8 @@ def _closest_branch(errors: Sequence[ValidationError]) -> list[ValidationError]:
     for branch in branches.values():
         if not any(e.validator == "type" and not e.relative_path for e in branch):
             return branch
+    from jsonschema.exceptions import best_match  # noqa: PLC0415 - see SchemaValidator._reference
+
     best: ValidationError = best_match(errors)
     return [best]
 

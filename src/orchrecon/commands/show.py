@@ -66,5 +66,5 @@ def render(view: RunView) -> str:
             if t.error:
                 lines.append(f"      error: {t.error}")
             if t.log:
-                lines.append(f"      log: {t.log}")
+                lines.append(f"      log: {t.log}" if Path(t.log).exists() else "      log: (no output)")
     return "\n".join(lines) + "\n"

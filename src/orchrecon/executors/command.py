@@ -16,6 +16,9 @@ from orchrecon.executors.results import ERROR_EXCERPT_CHARS, excerpt, failure, t
 from orchrecon.executors.tasklog import DEFAULT_CAP, DEFAULT_KEEP, TaskLog
 
 _GROUP_POLL = 0.02  # seconds between checks whether a signalled process group is gone
+# As in an activated virtualenv, `python` in a command means the interpreter orchrecon runs on, so jobs
+# get the same Python and installed packages wherever orchrecon is deployed.
+_INTERPRETER_DIR = str(Path(sys.executable).parent)
 
 
 def command_environment(job: TaskJob, configured: Mapping[str, str]) -> dict[str, str]:
@@ -29,10 +32,7 @@ def command_environment(job: TaskJob, configured: Mapping[str, str]) -> dict[str
         ORCHRECON_PARAMETERS=to_json(job.parameters),
         ORCHRECON_TOKEN=job.token,
     )
-    # As in an activated virtualenv, `python` in a command means the interpreter orchrecon runs on, so jobs
-    # get the same Python and installed packages wherever orchrecon is deployed.
-    interpreter_dir = str(Path(sys.executable).parent)
-    env["PATH"] = os.pathsep.join([interpreter_dir, env.get("PATH", os.defpath)])
+    env["PATH"] = os.pathsep.join([_INTERPRETER_DIR, env.get("PATH", os.defpath)])
     return env
 
 
@@ -48,6 +48,19 @@ class CommandExecutor:
     def __init__(self, *, kill_grace: float = 5.0, log_cap: int = DEFAULT_CAP, log_keep: int = DEFAULT_KEEP) -> None:
         self._kill_grace = kill_grace
         self._log_cap, self._log_keep = log_cap, log_keep
+        self._base: Mapping[str, str] | None = None
+        self._base_encoded: dict[bytes, bytes] = {}
+
+    def _encoded(self, env: Mapping[str, str], base: Mapping[str, str]) -> dict[bytes, bytes]:
+        """`env` as bytes, reusing the encoding of the entries it shares with `base` (the same for every
+        task): encoding a hundred variables on every start cost more than spawning the process."""
+        if base is not self._base:
+            self._base, self._base_encoded = base, {os.fsencode(k): os.fsencode(v) for k, v in base.items()}
+        encoded = dict(self._base_encoded)
+        for key, value in env.items():
+            if base.get(key) is not value:
+                encoded[os.fsencode(key)] = os.fsencode(value)
+        return encoded
 
     async def run(self, job: TaskJob) -> TaskResult:
         spec = job.config.run
@@ -70,7 +83,7 @@ class CommandExecutor:
                     lambda: _Output(log, loop),
                     *spec.command,
                     cwd=cwd,
-                    env=env,
+                    env=self._encoded(env, job.environ),
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
@@ -113,6 +126,8 @@ class CommandExecutor:
     async def _stop(self, transport: asyncio.SubprocessTransport, output: _Output) -> None:
         """Stops what is left of the process group, then waits for the leader and the end of its output."""
         await self._stop_group(transport.get_pid())
+        if output.exited.done() and output.closed.done():
+            return  # the usual end: nothing left to wait for
         await asyncio.shield(output.exited)
         # The pipe closes when its last holder exits; one that escaped the group (setsid) could hold it forever.
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from types import TracebackType
+from typing import BinaryIO
 
 from orchrecon.executors.environment import Redactor
 
@@ -15,7 +16,8 @@ _RECENT = 4096  # enough output to find the last non-empty line for an error mes
 
 
 class TaskLog:
-    """Writes a task's output to `path` (parent folders created, an old file replaced).
+    """Writes a task's output to `path` (parent folders created, an old file replaced), created on the first
+    byte: a task that prints nothing and succeeds leaves no file (creating one costs more than running `true`).
 
     The file never ends up longer than `cap` bytes: when it grows past it, only the last `keep` bytes of output
     stay, after one line saying how many bytes were dropped in all. Keeping `keep` well below `cap` makes the
@@ -27,8 +29,9 @@ class TaskLog:
             raise ValueError(f"log keep ({keep}) must be positive and at least {_MARKER_ROOM} bytes below the cap")
         self._cap, self._keep = cap, keep
         self._redactor = redactor
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("w+b")
+        self._path = path
+        self._file: BinaryIO | None = None
+        self._closed = False
         self._size = 0  # bytes in the file
         self._marker = 0  # length of the marker line at the start of the file, 0 while nothing was dropped
         self._dropped = 0
@@ -69,14 +72,19 @@ class TaskLog:
         return None
 
     def close(self) -> None:
-        if not self._file.closed:
+        if not self._closed:
             self.end_stream()
-            self._file.close()
+            self._closed = True
+            if self._file is not None:
+                self._file.close()
 
     def _append(self, data: bytes) -> None:
-        if not data or self._file.closed:
+        if not data or self._closed:
             # Closed: a reader still draining a killed task after the executor gave up on it.
             return
+        if self._file is None:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self._path.open("w+b")
         self._file.write(data)
         self._size += len(data)
         self._recent = (self._recent + data)[-_RECENT:]
@@ -85,6 +93,7 @@ class TaskLog:
 
     def _compact(self) -> None:
         # The marker sits at the start and the tail is pure output, so it is all dropped on each compaction.
+        assert self._file is not None
         self._file.flush()
         self._file.seek(self._size - self._keep)
         tail = self._file.read(self._keep)
