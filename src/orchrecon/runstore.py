@@ -19,7 +19,7 @@ from orchrecon import runstate
 from orchrecon.ledger import Ledger, Position, Record, segment_name
 from orchrecon.runstate import RunView
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -32,7 +32,17 @@ CREATE TABLE IF NOT EXISTS records (
     run TEXT NOT NULL, segment INTEGER NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS records_by_run ON records (run);
+CREATE TABLE IF NOT EXISTS tables (name TEXT PRIMARY KEY, time TEXT NOT NULL, seq INTEGER NOT NULL, source TEXT);
+CREATE TABLE IF NOT EXISTS marks (key TEXT PRIMARY KEY, time TEXT NOT NULL);
 """
+# marks: a schedule's key -> the instant up to which its slots are decided; a trigger's key -> when it
+# was armed. Schedules are marked by schedule.armed/fired/missed/suppressed, triggers by trigger.armed.
+_SCHEDULE_MARKS = {
+    "schedule.armed": "since",
+    "schedule.fired": "slot",
+    "schedule.missed": "slot",
+    "schedule.suppressed": "slot",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,6 +115,27 @@ class RunStore:
         with self._connect() as db:
             return [_summary(row) for row in db.execute(query + " ORDER BY seq", args).fetchall()]
 
+    def table_updates(self) -> dict[str, tuple[str, str | None]]:
+        """Each table's last update: table -> (time, source)."""
+        self.refresh()
+        with self._connect() as db:
+            return {name: (time, source) for name, time, source in db.execute("SELECT name, time, source FROM tables")}
+
+    def marks(self) -> dict[str, str]:
+        """Schedules' decided-until instants and triggers' arming times, by key."""
+        self.refresh()
+        with self._connect() as db:
+            return dict(db.execute("SELECT key, time FROM marks").fetchall())
+
+    def last_run_starts(self) -> dict[str, str]:
+        """Per orchestration, when its last run started (or was requested, if it has not started yet)."""
+        self.refresh()
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT orchestration, max(coalesce(started_at, requested_at)) FROM runs GROUP BY orchestration"
+            ).fetchall()
+        return {name: time for name, time in rows if time}
+
     # -- the index -----------------------------------------------------------------------------------
 
     def refresh(self) -> None:
@@ -137,8 +168,8 @@ class RunStore:
     def _covered(self, db: sqlite3.Connection) -> Position:
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         if meta.get("version") != SCHEMA_VERSION or not self._still_valid(meta):
-            db.execute("DELETE FROM runs")
-            db.execute("DELETE FROM records")
+            for table in ("runs", "records", "tables", "marks"):
+                db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM meta")
             db.execute("INSERT INTO meta VALUES ('version', ?)", (SCHEMA_VERSION,))
             return Position()
@@ -175,6 +206,18 @@ class RunStore:
             last = (Position(after.segment, start), after, int(record.get("seq", 0)))
             run_id = record.get("run")
             kind = record.get("type")
+            if kind == "table.updated":
+                db.execute(
+                    "INSERT OR REPLACE INTO tables VALUES (?, ?, ?, ?)",
+                    (record["table"], record["time"], record["seq"], _source(record)),
+                )
+            elif kind in _SCHEDULE_MARKS:
+                db.execute(
+                    "INSERT INTO marks VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET time = max(time, excluded.time)",
+                    (record["schedule"], record[_SCHEDULE_MARKS[kind]]),
+                )
+            elif kind == "trigger.armed":
+                db.execute("INSERT OR IGNORE INTO marks VALUES (?, ?)", (record["trigger"], record["since"]))
             if not run_id or kind not in runstate.RUN_RECORDS:
                 continue
             rows.append((run_id, after.segment, start, after.offset))
@@ -219,6 +262,13 @@ def _summarize(db: sqlite3.Connection, summaries: dict[str, list[Any]], run_id: 
         summary[3], summary[6] = "processing", record["time"]
     elif kind == "run.finished":
         summary[3], summary[7] = record["status"], record["time"]
+
+
+def _source(record: Record) -> str:
+    """Who reported a table update, for people: the run and task, the command, or the API token."""
+    if record.get("run"):
+        return f"run {record['run']} task {record.get('task')}"
+    return str(record.get("source") or "unknown")
 
 
 def _summary(row: tuple[Any, ...]) -> RunSummary:

@@ -1,0 +1,130 @@
+"""Schedule decisions: which slots of a window fire, which were missed, what catch-up requests. Pure."""
+
+from __future__ import annotations
+
+import enum
+import heapq
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from orchrecon.model import CatchUp, Orchestration, Schedule
+from orchrecon.schedule import fire_times
+
+# A slot decided within this long after its time is on time (the evaluator wakes at the slot, give
+# or take scheduling jitter); an older one was missed, e.g. while the reconciler was down.
+GRACE = timedelta(minutes=1)
+# Missed slots recorded one by one after a long downtime; the rest are counted in the last record.
+MAX_MISSED_RECORDS = 100
+
+
+class SlotKind(enum.Enum):
+    FIRE = "fire"  # request a run for this slot
+    MISSED = "missed"  # passed unevaluated; `catch_up` says whether it still gets a run
+    SUSPENDED = "suspended"  # the orchestration is suspended: no run
+
+
+@dataclass(frozen=True, kw_only=True)
+class SlotDecision:
+    slot: datetime
+    kind: SlotKind
+    catch_up: bool = False  # a missed slot that gets a run (catchUp: latest)
+    also_missed: int = 0  # on the last recorded missed slot: how many more were missed and not recorded
+
+
+def schedule_key(orchestration: str, index: int, schedule: Schedule) -> str:
+    """Identifies a schedule across revisions: a changed cron or zone is a new schedule."""
+    return f"{orchestration}#{index}:{schedule.cron}@{schedule.timezone}"
+
+
+def decide(
+    schedule: Schedule, *, since: datetime, now: datetime, suspended: bool = False, grace: timedelta = GRACE
+) -> list[SlotDecision]:
+    """Decide every slot in (since, now]. On-time slots fire; older ones were missed, and with
+    `catchUp: latest` the most recent missed slot still gets one run, unless an on-time slot follows it."""
+    slots = []
+    for slot in fire_times(schedule.cron, schedule.timezone, since):
+        if slot > now:
+            break
+        slots.append(slot)
+    if suspended:
+        return [SlotDecision(slot=s, kind=SlotKind.SUSPENDED) for s in slots]
+    on_time = [s for s in slots if now - s <= grace]
+    missed = [s for s in slots if now - s > grace]
+    decisions = _missed(missed, catch_up=schedule.catch_up is CatchUp.LATEST and not on_time)
+    return decisions + [SlotDecision(slot=s, kind=SlotKind.FIRE) for s in on_time]
+
+
+def _missed(slots: list[datetime], *, catch_up: bool) -> list[SlotDecision]:
+    if not slots:
+        return []
+    recorded = [*slots[: MAX_MISSED_RECORDS - 1], slots[-1]] if len(slots) > MAX_MISSED_RECORDS else slots
+    unrecorded = len(slots) - len(recorded)
+    decisions = [SlotDecision(slot=s, kind=SlotKind.MISSED) for s in recorded[:-1]]
+    decisions.append(SlotDecision(slot=recorded[-1], kind=SlotKind.MISSED, catch_up=catch_up, also_missed=unrecorded))
+    return decisions
+
+
+@dataclass(order=True)
+class _Entry:
+    next_fire: datetime
+    key: str = field(compare=False)
+
+
+@dataclass
+class ScheduleBook:
+    """The schedules being followed and each one's next fire time, so that a tick only looks at the
+    schedules that are due (a heap), not at every schedule."""
+
+    schedules: dict[str, tuple[str, Schedule]] = field(default_factory=dict)  # key -> (orchestration, schedule)
+    since: dict[str, datetime] = field(default_factory=dict)  # key -> slots up to here are decided
+    _upcoming: dict[str, datetime] = field(default_factory=dict)
+    _heap: list[_Entry] = field(default_factory=list)
+
+    def follow(self, orchestration: Orchestration, decided: dict[str, datetime], now: datetime) -> list[str]:
+        """Follow the orchestration's schedules from what the ledger says is decided (`decided`: key ->
+        instant); a schedule not in it is new and starts at `now`. Returns the new keys."""
+        new = []
+        for index, schedule in enumerate(orchestration.schedules):
+            key = schedule_key(orchestration.name, index, schedule)
+            if key in self.schedules:
+                continue
+            if key not in decided:
+                new.append(key)
+            self.schedules[key] = (orchestration.name, schedule)
+            self.decided(key, decided.get(key, now))
+        return new
+
+    def keys_of(self, orchestration: str) -> list[str]:
+        return [k for k, (name, _) in self.schedules.items() if name == orchestration]
+
+    def forget(self, keys: Iterable[str]) -> None:
+        for key in keys:
+            self.schedules.pop(key, None)
+            self.since.pop(key, None)
+            self._upcoming.pop(key, None)
+
+    def due(self, now: datetime) -> list[str]:
+        """Keys with a slot in (since, now]."""
+        keys = []
+        while self._heap and self._heap[0].next_fire <= now:
+            entry = heapq.heappop(self._heap)
+            if self._upcoming.get(entry.key) == entry.next_fire:  # else stale: decided or forgotten since
+                del self._upcoming[entry.key]
+                keys.append(entry.key)
+        return keys
+
+    def decided(self, key: str, until: datetime) -> None:
+        """Slots up to `until` are decided; the schedule's next slot comes after it."""
+        self.since[key] = until
+        _, schedule = self.schedules[key]
+        upcoming = next(fire_times(schedule.cron, schedule.timezone, until), None)
+        if upcoming is None:
+            self._upcoming.pop(key, None)
+            return
+        self._upcoming[key] = upcoming
+        heapq.heappush(self._heap, _Entry(upcoming, key))
+
+    def next_fire(self) -> datetime | None:
+        """When the next schedule is due, for the evaluator to sleep until."""
+        return min(self._upcoming.values(), default=None)
