@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from orchrecon import __version__
-from orchrecon.commands import cancel, plan, retry, run, runs, show, tokens, validate
+from orchrecon.commands import cancel, plan, retry, run, runs, show, tables, tokens, validate
 from orchrecon.errors import OrchreconError
 
-COMMANDS = (validate, plan, run, retry, cancel, runs, show, tokens)
+COMMANDS = (validate, plan, run, retry, cancel, runs, show, tables, tokens)
 
 
 def build_parser() -> argparse.ArgumentParser:

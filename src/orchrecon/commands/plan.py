@@ -1,30 +1,72 @@
-"""`orchrecon plan`: what each orchestration will run and when."""
+"""`orchrecon plan`: what each orchestration runs, when its schedules fire next, what its trigger waits for."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
+from zoneinfo import ZoneInfo
 
+from orchrecon.app import App, open_app
+from orchrecon.clock import format_time, parse_time
 from orchrecon.commands import Subparsers
 from orchrecon.durations import format_duration
+from orchrecon.errors import UsageError
 from orchrecon.model import Orchestration
-from orchrecon.repository import find_root, validate_tree
+from orchrecon.repository import validate_tree
+from orchrecon.schedule import dst_transitions, next_fire_times
+from orchrecon.triggers import TriggerView, evaluate, trigger_key
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("plan", parents=[common], help="show each orchestration's phases, tasks and schedules")
+    p = subparsers.add_parser("plan", parents=[common], help="next fire times, DST changes and trigger state")
+    p.add_argument("--from", dest="start", metavar="TIME", help="an instant with a zone, e.g. 2026-03-28T00:00Z")
+    p.add_argument("--count", type=int, default=5, metavar="N", help="fire times per schedule (default 5)")
     p.add_argument("--format", choices=["text", "json"], default="text")
-    p.set_defaults(handler=lambda a: run(repo=a.repo, fmt=a.format, out=sys.stdout, err=sys.stderr))
+    p.set_defaults(
+        handler=lambda a: run(
+            repo=a.repo,
+            state_dir=a.state_dir,
+            start=a.start,
+            count=a.count,
+            fmt=a.format,
+            out=sys.stdout,
+            err=sys.stderr,
+            environ=os.environ,
+        )
+    )
 
 
-def run(*, repo: Path, fmt: str, out: TextIO, err: TextIO) -> int:
-    result = validate_tree(find_root(repo))
-    plans = [_plan(o) for o in sorted(result.orchestrations.values(), key=lambda o: o.name)]
+def run(
+    *,
+    repo: Path,
+    state_dir: Path | None,
+    start: str | None,
+    count: int,
+    fmt: str,
+    out: TextIO,
+    err: TextIO,
+    environ: Mapping[str, str],
+) -> int:
+    app = open_app(repo, state_dir, environ=environ)
+    try:
+        now = parse_time(start) if start else app.clock.now()
+    except ValueError:
+        raise UsageError(f"--from {start!r} is not an instant with a zone, e.g. 2026-03-28T00:00Z") from None
+    if count < 1:
+        raise UsageError("--count must be at least 1")
+    result = validate_tree(app.repo)
+    context = _Context(app, now)
+    plans = [_plan(o, now, count, context) for o in sorted(result.orchestrations.values(), key=lambda o: o.name)]
     if fmt == "json":
-        out.write(json.dumps({"orchestrations": plans, "valid": result.valid}, indent=2) + "\n")
+        out.write(
+            json.dumps({"from": format_time(now), "orchestrations": plans, "valid": result.valid}, indent=2) + "\n"
+        )
     else:
         out.write("\n".join(_text(p) for p in plans))
     for d in result.errors:
@@ -32,11 +74,48 @@ def run(*, repo: Path, fmt: str, out: TextIO, err: TextIO) -> int:
     return 0 if result.valid else 1
 
 
-def _plan(o: Orchestration) -> dict[str, Any]:
+class _Context:
+    """What the ledger says, read once for all orchestrations."""
+
+    def __init__(self, app: App, now: datetime) -> None:
+        self.updates = {t: parse_time(at) for t, (at, _) in app.store.table_updates().items()}
+        self.marks = app.store.marks()
+        self.starts = {o: parse_time(at) for o, at in app.store.last_run_starts().items()}
+        self.now = now
+
+
+def _instant(at: datetime, tz: ZoneInfo) -> dict[str, str]:
+    return {"utc": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "local": at.astimezone(tz).isoformat()}
+
+
+def _plan(o: Orchestration, now: datetime, count: int, context: _Context) -> dict[str, Any]:
+    schedules = []
+    for s in o.schedules:
+        tz = ZoneInfo(s.timezone)
+        fires = next_fire_times(s.cron, s.timezone, now, count)
+        transitions = dst_transitions(s.timezone, now, fires[-1]) if fires else []
+        schedules.append(
+            {
+                "cron": s.cron,
+                "timezone": s.timezone,
+                "catchUp": s.catch_up.value,
+                "next": [_instant(at, tz) for at in fires],
+                "dstTransitions": [
+                    {
+                        **_instant(t.at, tz),
+                        "offsetBefore": _offset(t.before.total_seconds()),
+                        "offsetAfter": _offset(t.after.total_seconds()),
+                    }
+                    for t in transitions
+                ],
+            }
+        )
     return {
         "name": o.name,
         "description": o.description,
         "suspend": o.suspend,
+        "schedules": schedules,
+        "trigger": _trigger(o, context) if o.trigger else None,
         "phases": [
             {
                 "name": phase.name,
@@ -52,11 +131,41 @@ def _plan(o: Orchestration) -> dict[str, Any]:
             }
             for phase in o.phases
         ],
-        "schedules": [{"cron": s.cron, "timezone": s.timezone, "catchUp": s.catch_up.value} for s in o.schedules],
-        "trigger": {"tables": list(o.trigger.tables), "cooldown": format_duration(o.trigger.cooldown)}
-        if o.trigger
-        else None,
     }
+
+
+def _trigger(o: Orchestration, context: _Context) -> dict[str, Any]:
+    assert o.trigger is not None
+    armed = context.marks.get(trigger_key(o.name, o.trigger))
+    base: dict[str, Any] = {
+        "tables": [
+            {"table": t, "lastUpdate": format_time(context.updates[t]) if t in context.updates else None}
+            for t in o.trigger.tables
+        ],
+        "cooldown": format_duration(o.trigger.cooldown),
+        "armedAt": armed,
+    }
+    if armed is None:
+        return {**base, "state": "not armed", "waitingFor": list(o.trigger.tables), "cooldownUntil": None}
+    state = evaluate(
+        o.trigger,
+        TriggerView(armed_at=parse_time(armed), last_run_start=context.starts.get(o.name), updates=context.updates),
+        context.now,
+        suspended=o.suspend,
+    )
+    return {
+        **base,
+        "state": state.verdict.value,
+        "countsUpdatesAfter": format_time(state.since),
+        "waitingFor": list(state.waiting_for),
+        "cooldownUntil": format_time(state.cooldown_until) if state.cooldown_until else None,
+    }
+
+
+def _offset(seconds: float) -> str:
+    sign = "+" if seconds >= 0 else "-"
+    minutes = int(abs(seconds)) // 60
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def _text(plan: dict[str, Any]) -> str:
@@ -64,22 +173,41 @@ def _text(plan: dict[str, Any]) -> str:
     if plan["suspend"]:
         lines.append("  suspended: schedules and triggers are off")
     for s in plan["schedules"]:
-        lines.append(f"  schedule  {s['cron']} ({s['timezone']}, catch-up {s['catchUp']})")
+        lines.append(f"  schedule {s['cron']} ({s['timezone']}, catch-up {s['catchUp']})")
+        for i, at in enumerate(s["next"]):
+            local = datetime.fromisoformat(at["local"])
+            lines.append(
+                f"    {'next' if i == 0 else '    '}  {local:%a %Y-%m-%d %H:%M} {_offset_of(local)}  ({at['utc']})"
+            )
+        for t in s["dstTransitions"]:
+            lines.append(f"    DST   {t['utc']}: UTC{t['offsetBefore']} -> UTC{t['offsetAfter']}")
     if plan["trigger"]:
         t = plan["trigger"]
-        lines.append(f"  trigger   when {', '.join(t['tables'])} all updated, cool-down {t['cooldown']}")
+        tables = ", ".join(x["table"] for x in t["tables"])
+        lines.append(f"  trigger when {tables} are all updated, cool-down {t['cooldown']}: {t['state']}")
+        width = max(len(x["table"]) for x in t["tables"])
+        for x in t["tables"]:
+            lines.append(
+                f"    {x['table']:<{width}}  {('updated ' + x['lastUpdate']) if x['lastUpdate'] else 'never updated'}"
+            )
+        if t["state"] == "not armed":
+            lines.append("    counts updates from when the reconciler first sees it")
+        elif t["waitingFor"]:
+            lines.append(f"    waiting for {', '.join(t['waitingFor'])} (updates after {t['countsUpdatesAfter']})")
+        if t["cooldownUntil"]:
+            lines.append(f"    cool-down until {t['cooldownUntil']}")
     for i, phase in enumerate(plan["phases"], start=1):
         lines.append(f"  phase {i}: {phase['name']}")
         width = max(len(t["name"]) for t in phase["tasks"])
         for t in phase["tasks"]:
             notes = [
-                n
-                for n, on in (
-                    ("disabled", not t["enabled"]),
-                    ("continues on failure", t["continueOnFailure"]),
-                )
-                if on
+                n for n, on in (("disabled", not t["enabled"]), ("continues on failure", t["continueOnFailure"])) if on
             ]
             suffix = f"  ({', '.join(notes)})" if notes else ""
             lines.append(f"    - {t['name']:<{width}}  {t['config']}{suffix}")
     return "\n".join(lines) + "\n"
+
+
+def _offset_of(local: datetime) -> str:
+    offset = local.utcoffset()
+    return _offset(offset.total_seconds()) if offset is not None else ""
