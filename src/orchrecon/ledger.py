@@ -245,18 +245,9 @@ class Ledger:
 
 
 def _complete_end(path: Path, size: int) -> int:
-    """The offset just after the last newline at or before `size`."""
+    """The offset just after the last newline in the first `size` bytes."""
     with path.open("rb") as f:
-        pos = size
-        while pos > 0:
-            start = max(0, pos - _TAIL_CHUNK)
-            f.seek(start)
-            chunk = f.read(pos - start)
-            newline = chunk.rfind(b"\n")
-            if newline >= 0:
-                return start + newline + 1
-            pos = start
-    return 0
+        return _after_last_newline(f, size)
 
 
 def _last_record(path: Path, end: int) -> Record | None:
@@ -264,7 +255,7 @@ def _last_record(path: Path, end: int) -> Record | None:
     with path.open("rb") as f:
         pos = end
         while pos > 0:
-            line_start = _line_start(f, pos - 1)
+            line_start = _after_last_newline(f, pos - 1)  # the start of the line ending at pos
             f.seek(line_start)
             line = f.read(pos - line_start)
             try:
@@ -278,9 +269,9 @@ def _last_record(path: Path, end: int) -> Record | None:
     return None
 
 
-def _line_start(f: BinaryIO, newline_at: int) -> int:
-    """Where the line ending with the newline at `newline_at` starts."""
-    pos = newline_at
+def _after_last_newline(f: BinaryIO, before: int) -> int:
+    """The offset just after the last newline before offset `before`; 0 if there is none."""
+    pos = before
     while pos > 0:
         start = max(0, pos - _TAIL_CHUNK)
         f.seek(start)

@@ -82,16 +82,23 @@ def _day_instants(day: date, times: tuple[tuple[int, int], ...], tz: ZoneInfo, *
 
 
 def _gap_end(tz: ZoneInfo, low: datetime, high: datetime) -> datetime:
-    """The instant in [low, high] where the offset takes its later value, rounded up to a whole minute."""
-    later = _offset(tz, high)
+    """The instant in (low, high] where the offset takes its later value, rounded up to a whole minute."""
+    change = _offset_change(tz, low, high)
+    whole = change.replace(second=0)
+    return whole if whole == change else whole + MINUTE
+
+
+def _offset_change(tz: ZoneInfo, low: datetime, high: datetime) -> datetime:
+    """The first whole second in (low, high] whose offset differs from low's (one change in between)."""
+    before = _offset(tz, low)
     while high - low > timedelta(seconds=1):
         middle = low + (high - low) / 2
-        if _offset(tz, middle) == later:
-            high = middle
-        else:
+        if _offset(tz, middle) == before:
             low = middle
-    whole = high.replace(second=0, microsecond=0)
-    return whole if whole == high else whole + MINUTE
+        else:
+            high = middle
+    second = high.replace(microsecond=0)  # the change lies in (low, high], less than a second wide
+    return second if _offset(tz, second) != before else second + timedelta(seconds=1)
 
 
 def _offset(tz: ZoneInfo, instant: datetime) -> timedelta:
@@ -111,14 +118,6 @@ def dst_transitions(timezone: str, start: datetime, end: datetime) -> list[Trans
         high = min(low + DAY, end)
         before, after = _offset(tz, low), _offset(tz, high)
         if before != after:
-            left, right = low, high
-            while right - left > timedelta(seconds=1):
-                middle = left + (right - left) / 2
-                if _offset(tz, middle) == before:
-                    left = middle
-                else:
-                    right = middle
-            at = right.replace(microsecond=0)
-            found.append(Transition(at=at, before=before, after=after))
+            found.append(Transition(at=_offset_change(tz, low, high), before=before, after=after))
         low = high
     return found
