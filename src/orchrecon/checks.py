@@ -150,8 +150,12 @@ def orchestration_problems(doc: Document, orchestration: Orchestration) -> Itera
         for j, t in enumerate(p.tasks)
     ]
     yield from _unique_names(doc, tasks, "task")
+    seen: dict[tuple[str, str], int] = {}
     for i, schedule in enumerate(orchestration.schedules):
         yield from _schedule_problems(doc, ("spec", "schedules", i), schedule.cron, schedule.timezone)
+        same = seen.setdefault((schedule.cron, schedule.timezone), i)
+        if same != i:
+            yield diagnostic(doc, ("spec", "schedules", i), f"the same schedule as schedule {same + 1}")
     if not any(t.enabled for t in orchestration.tasks()):
         yield diagnostic(
             doc, ("spec", "phases"), "every task is disabled; runs will do nothing", severity=Severity.WARNING

@@ -32,9 +32,10 @@ class SlotDecision:
     also_missed: int = 0  # on the last recorded missed slot: how many more were missed and not recorded
 
 
-def schedule_key(orchestration: str, index: int, schedule: Schedule) -> str:
-    """Identifies a schedule across revisions: a changed cron or zone is a new schedule."""
-    return f"{orchestration}#{index}:{schedule.cron}@{schedule.timezone}"
+def schedule_key(orchestration: str, schedule: Schedule) -> str:
+    """Identifies a schedule across revisions by what it means, not where it is listed: a changed cron or
+    zone is a new schedule; moving it or adding another one is not (validation refuses duplicates)."""
+    return f"{orchestration}:{schedule.cron}@{schedule.timezone}"
 
 
 def decide(
@@ -48,20 +49,21 @@ def decide(
             break
         slots.append(slot)
     if suspended:
-        return [SlotDecision(slot=s, kind=SlotKind.SUSPENDED) for s in slots]
+        return _capped(slots, SlotKind.SUSPENDED, catch_up=False)
     on_time = [s for s in slots if now - s <= grace]
     missed = [s for s in slots if now - s > grace]
-    decisions = _missed(missed, catch_up=schedule.catch_up is CatchUp.LATEST and not on_time)
+    decisions = _capped(missed, SlotKind.MISSED, catch_up=schedule.catch_up is CatchUp.LATEST and not on_time)
     return decisions + [SlotDecision(slot=s, kind=SlotKind.FIRE) for s in on_time]
 
 
-def _missed(slots: list[datetime], *, catch_up: bool) -> list[SlotDecision]:
+def _capped(slots: list[datetime], kind: SlotKind, *, catch_up: bool) -> list[SlotDecision]:
+    """One decision per slot, at most MAX_MISSED_RECORDS: the first ones and the last, which counts the rest."""
     if not slots:
         return []
     recorded = [*slots[: MAX_MISSED_RECORDS - 1], slots[-1]] if len(slots) > MAX_MISSED_RECORDS else slots
     unrecorded = len(slots) - len(recorded)
-    decisions = [SlotDecision(slot=s, kind=SlotKind.MISSED) for s in recorded[:-1]]
-    decisions.append(SlotDecision(slot=recorded[-1], kind=SlotKind.MISSED, catch_up=catch_up, also_missed=unrecorded))
+    decisions = [SlotDecision(slot=s, kind=kind) for s in recorded[:-1]]
+    decisions.append(SlotDecision(slot=recorded[-1], kind=kind, catch_up=catch_up, also_missed=unrecorded))
     return decisions
 
 
@@ -85,8 +87,8 @@ class ScheduleBook:
         """Follow the orchestration's schedules from what the ledger says is decided (`decided`: key ->
         instant); a schedule not in it is new and starts at `now`. Returns the new keys."""
         new = []
-        for index, schedule in enumerate(orchestration.schedules):
-            key = schedule_key(orchestration.name, index, schedule)
+        for schedule in orchestration.schedules:
+            key = schedule_key(orchestration.name, schedule)
             if key in self.schedules:
                 continue
             if key not in decided:
@@ -105,7 +107,8 @@ class ScheduleBook:
             self._upcoming.pop(key, None)
 
     def due(self, now: datetime) -> list[str]:
-        """Keys with a slot in (since, now]."""
+        """Keys with a slot in (since, now]. The caller decides each (`decide`) and then calls `decided`,
+        which schedules its next slot; until then the key is not due again."""
         keys = []
         while self._heap and self._heap[0].next_fire <= now:
             entry = heapq.heappop(self._heap)
@@ -127,4 +130,6 @@ class ScheduleBook:
 
     def next_fire(self) -> datetime | None:
         """When the next schedule is due, for the evaluator to sleep until."""
-        return min(self._upcoming.values(), default=None)
+        while self._heap and self._upcoming.get(self._heap[0].key) != self._heap[0].next_fire:
+            heapq.heappop(self._heap)  # stale: decided again or forgotten
+        return self._heap[0].next_fire if self._heap else None

@@ -28,7 +28,7 @@ class Verdict(enum.Enum):
 class TriggerView:
     """What the ledger says about a trigger."""
 
-    armed_at: datetime  # when the trigger (with these tables and cool-down) first appeared
+    armed_at: datetime  # when the trigger (with these tables) first appeared
     last_run_start: datetime | None  # the orchestration's last run: started, or requested if still waiting
     updates: Mapping[str, datetime]  # each table's last update
 
