@@ -174,24 +174,27 @@ def _unique_names(doc: Document, named: Sequence[tuple[JsonPath, str]], what: st
 
 
 def _schedule_problems(doc: Document, path: JsonPath, cron: str, timezone: str) -> Iterator[Diagnostic]:
-    try:
-        expr = parse_cron(cron)
-    except CronError as exc:
-        yield diagnostic(doc, (*path, "cron"), f"invalid cron {cron!r}: {exc}")
-    else:
-        if not expr.ever_fires():
-            yield diagnostic(doc, (*path, "cron"), f"cron {cron!r} never fires: no month has such a day")
-        gap = expr.min_gap_minutes()
-        if gap < MIN_SCHEDULE_GAP_MINUTES:
-            yield diagnostic(
-                doc,
-                (*path, "cron"),
-                f"schedule fires every {gap} minute(s), more often than every {MIN_SCHEDULE_GAP_MINUTES} minutes",
-                severity=Severity.WARNING,
-            )
+    for message, severity in _cron_problems(cron):
+        yield diagnostic(doc, (*path, "cron"), message, severity=severity)
     problem = zone_problem(timezone)
     if problem:
         yield diagnostic(doc, (*path, "timezone"), problem)
+
+
+@cache
+def _cron_problems(cron: str) -> tuple[tuple[str, Severity], ...]:
+    """What is wrong with a cron expression; the same text recurs across many orchestrations."""
+    try:
+        expr = parse_cron(cron)
+    except CronError as exc:
+        return ((f"invalid cron {cron!r}: {exc}", Severity.ERROR),)
+    if not expr.ever_fires():
+        return ((f"cron {cron!r} never fires: no month has such a day", Severity.ERROR),)
+    gap = expr.min_gap_minutes()
+    if gap < MIN_SCHEDULE_GAP_MINUTES:
+        message = f"schedule fires every {gap} minute(s), more often than every {MIN_SCHEDULE_GAP_MINUTES} minutes"
+        return ((message, Severity.WARNING),)
+    return ()
 
 
 def _email_problem(doc: Document, path: JsonPath, email: str | None) -> Iterator[Diagnostic]:

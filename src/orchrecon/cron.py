@@ -7,6 +7,7 @@ import itertools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 MACROS = {
     "@yearly": "0 0 1 1 *",
@@ -86,6 +87,7 @@ class CronExpr:
         return min(gaps)
 
 
+@cache
 def parse_cron(text: str) -> CronExpr:
     """Parse a 5-field expression or an `@` macro; raises `CronError`."""
     expr = text.strip()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
@@ -46,11 +46,19 @@ class LoadError(Exception):
 
 @dataclass(frozen=True, kw_only=True)
 class Document:
-    """A loaded file: its data and the node tree the positions come from."""
+    """A loaded file: its data, and its text, whose node tree gives positions. The tree is kept from
+    parsing, or, for a document loaded in another process, composed again on the first position asked."""
 
     file: str
     data: dict[str, Any]
-    root: yaml.MappingNode
+    text: str
+    _tree: list[yaml.MappingNode] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def root(self) -> yaml.MappingNode:
+        if not self._tree:
+            self._tree.append(_compose(self.text))
+        return self._tree[0]
 
     def position(self, path: JsonPath, *, key: bool = False) -> tuple[int, int]:
         """1-based (line, col) of the node at `path`, or of its key when `key`.
@@ -97,11 +105,7 @@ def load_text(file: str, raw: bytes) -> Document:
     text = _decode(raw)
     try:
         _check_depth(text)
-        parser = _Parser(text)
-        try:
-            root = parser.get_single_node()
-        finally:
-            parser.dispose()
+        root = _compose(text)
     except yaml.MarkedYAMLError as exc:
         raise _yaml_error(text, exc) from None
     except ReaderError as exc:
@@ -116,7 +120,15 @@ def load_text(file: str, raw: bytes) -> Document:
         data = _Builder().build(root)
     except _NodeError as exc:
         raise LoadError(exc.message, *_mark(exc.node), path=tuple(exc.path)) from None
-    return Document(file=file, data=data, root=root)
+    return Document(file=file, data=data, text=text, _tree=[root])
+
+
+def _compose(text: str) -> Any:
+    parser = _Parser(text)
+    try:
+        return parser.get_single_node()
+    finally:
+        parser.dispose()
 
 
 def _decode(raw: bytes) -> str:

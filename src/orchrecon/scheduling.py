@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 import heapq
-from collections.abc import Iterable
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -43,11 +44,14 @@ def decide(
 ) -> list[SlotDecision]:
     """Decide every slot in (since, now]. On-time slots fire; older ones were missed, and with
     `catchUp: latest` the most recent missed slot still gets one run, unless an on-time slot follows it."""
-    slots = []
-    for slot in fire_times(schedule.cron, schedule.timezone, since):
-        if slot > now:
-            break
-        slots.append(slot)
+    slots = list(itertools.takewhile(lambda slot: slot <= now, fire_times(schedule.cron, schedule.timezone, since)))
+    return classify(schedule, slots, now=now, suspended=suspended, grace=grace)
+
+
+def classify(
+    schedule: Schedule, slots: list[datetime], *, now: datetime, suspended: bool = False, grace: timedelta = GRACE
+) -> list[SlotDecision]:
+    """The decisions for `slots`, the schedule's slots up to `now` not decided yet (see `decide`)."""
     if suspended:
         return _capped(slots, SlotKind.SUSPENDED, catch_up=False)
     on_time = [s for s in slots if now - s <= grace]
@@ -80,7 +84,9 @@ class ScheduleBook:
 
     schedules: dict[str, tuple[str, Schedule]] = field(default_factory=dict)  # key -> (orchestration, schedule)
     since: dict[str, datetime] = field(default_factory=dict)  # key -> slots up to here are decided
-    _upcoming: dict[str, datetime] = field(default_factory=dict)
+    _upcoming: dict[str, datetime] = field(default_factory=dict)  # each one's next slot
+    _queued: dict[str, datetime] = field(default_factory=dict)  # the slot of each one's live heap entry
+    _slots: dict[str, Iterator[datetime]] = field(default_factory=dict)  # each one's fire times, kept going
     _heap: list[_Entry] = field(default_factory=list)
 
     def follow(self, orchestration: Orchestration, decided: dict[str, datetime], now: datetime) -> list[str]:
@@ -105,6 +111,8 @@ class ScheduleBook:
             self.schedules.pop(key, None)
             self.since.pop(key, None)
             self._upcoming.pop(key, None)
+            self._queued.pop(key, None)
+            self._slots.pop(key, None)
 
     def due(self, now: datetime) -> list[str]:
         """Keys with a slot in (since, now]. The caller decides each (`decide`) and then calls `decided`,
@@ -112,24 +120,43 @@ class ScheduleBook:
         keys = []
         while self._heap and self._heap[0].next_fire <= now:
             entry = heapq.heappop(self._heap)
-            if self._upcoming.get(entry.key) == entry.next_fire:  # else stale: decided or forgotten since
-                del self._upcoming[entry.key]
+            if self._queued.get(entry.key) == entry.next_fire:  # else stale: decided or forgotten since
+                del self._queued[entry.key]  # due again only after `take` or `decided`
                 keys.append(entry.key)
         return keys
+
+    def take(self, key: str, now: datetime) -> list[datetime]:
+        """The key's undecided slots up to `now` (for `classify`), marking them decided. One pass over
+        its fire times: the first slot after `now` becomes its next upcoming one."""
+        upcoming = self._upcoming.pop(key, None)
+        slots = self._slots[key]
+        taken = []
+        while upcoming is not None and upcoming <= now:
+            taken.append(upcoming)
+            upcoming = next(slots, None)
+        self.since[key] = now
+        self._schedule_next(key, upcoming)
+        return taken
 
     def decided(self, key: str, until: datetime) -> None:
         """Slots up to `until` are decided; the schedule's next slot comes after it."""
         self.since[key] = until
         _, schedule = self.schedules[key]
-        upcoming = next(fire_times(schedule.cron, schedule.timezone, until), None)
+        self._slots[key] = fire_times(schedule.cron, schedule.timezone, until)
+        self._schedule_next(key, next(self._slots[key], None))
+
+    def _schedule_next(self, key: str, upcoming: datetime | None) -> None:
         if upcoming is None:
             self._upcoming.pop(key, None)
+            self._queued.pop(key, None)
             return
         self._upcoming[key] = upcoming
-        heapq.heappush(self._heap, _Entry(upcoming, key))
+        if self._queued.get(key) != upcoming:
+            self._queued[key] = upcoming
+            heapq.heappush(self._heap, _Entry(upcoming, key))
 
     def next_fire(self) -> datetime | None:
         """When the next schedule is due, for the evaluator to sleep until."""
-        while self._heap and self._upcoming.get(self._heap[0].key) != self._heap[0].next_fire:
+        while self._heap and self._queued.get(self._heap[0].key) != self._heap[0].next_fire:
             heapq.heappop(self._heap)  # stale: decided again or forgotten
         return self._heap[0].next_fire if self._heap else None

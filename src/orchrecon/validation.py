@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from orchrecon import checks
 from orchrecon.errors import Diagnostic, Severity
-from orchrecon.loader import Document, LoadError, load_text
+from orchrecon.fanout import load_many
+from orchrecon.loader import Document, LoadError
 from orchrecon.model import (
     Configuration,
     Orchestration,
@@ -106,36 +107,40 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def validate_files(files: Mapping[str, bytes], validator: SchemaValidator | None = None) -> Validation:
+def validate_files(
+    files: Mapping[str, bytes], validator: SchemaValidator | None = None, *, workers: int | None = None
+) -> Validation:
     """Validate every document in `files` (repository-relative POSIX path -> raw bytes)."""
     validator = validator or SchemaValidator()
     result = Validation()
     with _gc_paused():
-        for file in sorted(files):
-            kind = expected_kind(file)
-            if kind is not None:
-                _load_one(result, file, files[file], kind, validator)
+        wanted = [(file, kind) for file in sorted(files) if (kind := expected_kind(file)) is not None]
+        placed = [(file, kind) for file, kind in wanted if not _misplaced(result, file, kind, files)]
+        loaded = load_many([(file, files[file]) for file, _ in placed], workers=workers)
+        for (file, kind), document in zip(placed, loaded, strict=True):
+            _check_one(result, file, document, kind, validator)
         checks.check_repository(result)
     result.diagnostics.sort(key=lambda d: (d.file, d.line, d.col, d.message))
     result.invalid_files.update(d.file for d in result.errors)
     return result
 
 
-def _load_one(result: Validation, file: str, raw: bytes, kind: str, validator: SchemaValidator) -> None:
+def _misplaced(result: Validation, file: str, kind: str, files: Mapping[str, bytes]) -> bool:
+    """Report a file in a place no document of its kind may be; True if it was."""
+    problem = layout_problem(file, kind)
+    if file == "orchrecon.yml" and "orchrecon.yaml" in files:
+        problem = "orchrecon.yaml already holds the project settings; keep one of the two files"
+    if problem:
+        result.diagnostics.append(Diagnostic(file=file, line=1, col=1, message=problem))
+    return problem is not None
+
+
+def _check_one(result: Validation, file: str, doc: Document | LoadError, kind: str, validator: SchemaValidator) -> None:
     def error(message: str, line: int = 1, col: int = 1, path: str = "$") -> None:
         result.diagnostics.append(Diagnostic(file=file, line=line, col=col, message=message, json_path=path))
 
-    if file == "orchrecon.yml" and "orchrecon.yaml" in result.documents:
-        error("orchrecon.yaml already holds the project settings; keep one of the two files")
-        return
-    problem = layout_problem(file, kind)
-    if problem:
-        error(problem)
-        return
-    try:
-        doc = load_text(file, raw)
-    except LoadError as exc:
-        error(exc.message, exc.line, exc.col, render_path(exc.path))
+    if isinstance(doc, LoadError):
+        error(doc.message, doc.line, doc.col, render_path(doc.path))
         return
     result.documents[file] = doc
     header = _header_problem(doc, kind)

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
@@ -64,9 +64,8 @@ def run(
     context = _Context(app, now)
     plans = [_plan(o, now, count, context) for o in sorted(result.orchestrations.values(), key=lambda o: o.name)]
     if fmt == "json":
-        out.write(
-            json.dumps({"from": format_time(now), "orchestrations": plans, "valid": result.valid}, indent=2) + "\n"
-        )
+        document = {"from": format_time(now), "orchestrations": [_json(p) for p in plans], "valid": result.valid}
+        out.write(json.dumps(document, indent=2) + "\n")
     else:
         out.write("\n".join(_text(p) for p in plans))
     for d in result.errors:
@@ -84,30 +83,18 @@ class _Context:
         self.now = now
 
 
-def _instant(at: datetime, tz: ZoneInfo) -> dict[str, str]:
-    return {"utc": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "local": at.astimezone(tz).isoformat()}
-
-
 def _plan(o: Orchestration, now: datetime, count: int, context: _Context) -> dict[str, Any]:
+    """The plan of one orchestration, instants as datetimes (rendered by `_json` or `_text`)."""
     schedules = []
     for s in o.schedules:
-        tz = ZoneInfo(s.timezone)
         fires = next_fire_times(s.cron, s.timezone, now, count)
-        transitions = dst_transitions(s.timezone, now, fires[-1]) if fires else []
         schedules.append(
             {
                 "cron": s.cron,
                 "timezone": s.timezone,
                 "catchUp": s.catch_up.value,
-                "next": [_instant(at, tz) for at in fires],
-                "dstTransitions": [
-                    {
-                        **_instant(t.at, tz),
-                        "offsetBefore": _offset(t.before.total_seconds()),
-                        "offsetAfter": _offset(t.after.total_seconds()),
-                    }
-                    for t in transitions
-                ],
+                "next": fires,
+                "dstTransitions": dst_transitions(s.timezone, now, fires[-1]) if fires else [],
             }
         )
     return {
@@ -162,10 +149,40 @@ def _trigger(o: Orchestration, context: _Context) -> dict[str, Any]:
     }
 
 
+def _utc(at: datetime) -> str:
+    # Formatting by hand: plan renders tens of thousands of instants, and strftime is several times slower.
+    return f"{at.year:04d}-{at.month:02d}-{at.day:02d}T{at.hour:02d}:{at.minute:02d}:{at.second:02d}Z"
+
+
 def _offset(seconds: float) -> str:
     sign = "+" if seconds >= 0 else "-"
     minutes = int(abs(seconds)) // 60
     return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _json(plan: dict[str, Any]) -> dict[str, Any]:
+    """The plan with its instants as `{"utc": "…Z", "local": "…+02:00"}`."""
+    schedules = []
+    for s in plan["schedules"]:
+        tz = ZoneInfo(s["timezone"])
+        schedules.append(
+            {
+                "cron": s["cron"],
+                "timezone": s["timezone"],
+                "catchUp": s["catchUp"],
+                "next": [{"utc": _utc(at), "local": at.astimezone(tz).isoformat()} for at in s["next"]],
+                "dstTransitions": [
+                    {
+                        "utc": _utc(t.at),
+                        "local": t.at.astimezone(tz).isoformat(),
+                        "offsetBefore": _offset(t.before.total_seconds()),
+                        "offsetAfter": _offset(t.after.total_seconds()),
+                    }
+                    for t in s["dstTransitions"]
+                ],
+            }
+        )
+    return {**plan, "schedules": schedules}
 
 
 def _text(plan: dict[str, Any]) -> str:
@@ -173,29 +190,18 @@ def _text(plan: dict[str, Any]) -> str:
     if plan["suspend"]:
         lines.append("  suspended: schedules and triggers are off")
     for s in plan["schedules"]:
+        tz = ZoneInfo(s["timezone"])
         lines.append(f"  schedule {s['cron']} ({s['timezone']}, catch-up {s['catchUp']})")
         for i, at in enumerate(s["next"]):
-            local = datetime.fromisoformat(at["local"])
-            lines.append(
-                f"    {'next' if i == 0 else '    '}  {local:%a %Y-%m-%d %H:%M} {_offset_of(local)}  ({at['utc']})"
-            )
+            local = at.astimezone(tz)
+            offset = _offset(local.utcoffset().total_seconds())
+            label = "next" if i == 0 else "    "
+            lines.append(f"    {label}  {local:%a %Y-%m-%d %H:%M} {offset}  ({_utc(at)})")
         for t in s["dstTransitions"]:
-            lines.append(f"    DST   {t['utc']}: UTC{t['offsetBefore']} -> UTC{t['offsetAfter']}")
+            before, after = _offset(t.before.total_seconds()), _offset(t.after.total_seconds())
+            lines.append(f"    DST   {_utc(t.at)}: UTC{before} -> UTC{after}")
     if plan["trigger"]:
-        t = plan["trigger"]
-        tables = ", ".join(x["table"] for x in t["tables"])
-        lines.append(f"  trigger when {tables} are all updated, cool-down {t['cooldown']}: {t['state']}")
-        width = max(len(x["table"]) for x in t["tables"])
-        for x in t["tables"]:
-            lines.append(
-                f"    {x['table']:<{width}}  {('updated ' + x['lastUpdate']) if x['lastUpdate'] else 'never updated'}"
-            )
-        if t["state"] == "not armed":
-            lines.append("    counts updates from when the reconciler first sees it")
-        elif t["waitingFor"]:
-            lines.append(f"    waiting for {', '.join(t['waitingFor'])} (updates after {t['countsUpdatesAfter']})")
-        if t["cooldownUntil"]:
-            lines.append(f"    cool-down until {t['cooldownUntil']}")
+        lines += _trigger_text(plan["trigger"])
     for i, phase in enumerate(plan["phases"], start=1):
         lines.append(f"  phase {i}: {phase['name']}")
         width = max(len(t["name"]) for t in phase["tasks"])
@@ -208,6 +214,18 @@ def _text(plan: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _offset_of(local: datetime) -> str:
-    offset = local.utcoffset()
-    return _offset(offset.total_seconds()) if offset is not None else ""
+def _trigger_text(t: dict[str, Any]) -> list[str]:
+    tables = ", ".join(x["table"] for x in t["tables"])
+    lines = [f"  trigger when {tables} are all updated, cool-down {t['cooldown']}: {t['state']}"]
+    width = max(len(x["table"]) for x in t["tables"])
+    for x in t["tables"]:
+        lines.append(
+            f"    {x['table']:<{width}}  {('updated ' + x['lastUpdate']) if x['lastUpdate'] else 'never updated'}"
+        )
+    if t["state"] == "not armed":
+        lines.append("    counts updates from when the reconciler first sees it")
+    elif t["waitingFor"]:
+        lines.append(f"    waiting for {', '.join(t['waitingFor'])} (updates after {t['countsUpdatesAfter']})")
+    if t["cooldownUntil"]:
+        lines.append(f"    cool-down until {t['cooldownUntil']}")
+    return lines
