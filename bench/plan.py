@@ -11,8 +11,8 @@ ten components of 30), every one of them valid.
 It times `orchrecon plan --count 10` as a whole process (text output, median of `--runs`; one JSON run first checks
 that every orchestration is listed with ten fire times per schedule), then, in this process, builds a
 `ScheduleBook` following every schedule and times one tick: `book.due(now)` at a full hour plus, for each due
-schedule, `book.take(...)` and `classify(...)`, as the reconciler does. Targets: plan under 3.0 s for the whole process, one tick under
-50 ms. `--profile` also runs both under cProfile and prints where the time goes.
+schedule, `book.take(...)` and `classify(...)`, as the reconciler does. Targets: plan under 3.0 s for the
+whole process, one tick under 50 ms. `--profile` also runs both under cProfile and prints where the time goes.
 
 It exits 0 whatever the figures are (`--check`: 1 when a target is missed), 1 when orchrecon rejects the generated
 documents (the benchmark then means nothing), and 2 on usage errors. Standard library and orchrecon only.
