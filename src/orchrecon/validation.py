@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 
 from orchrecon import checks
 from orchrecon.errors import Diagnostic, Severity
-from orchrecon.fanout import load_many
-from orchrecon.loader import Document, LoadError
+from orchrecon.loader import Document, LoadError, load_text
 from orchrecon.model import (
     Configuration,
     Orchestration,
@@ -107,22 +106,26 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def validate_files(
-    files: Mapping[str, bytes], validator: SchemaValidator | None = None, *, workers: int | None = None
-) -> Validation:
+def validate_files(files: Mapping[str, bytes], validator: SchemaValidator | None = None) -> Validation:
     """Validate every document in `files` (repository-relative POSIX path -> raw bytes)."""
     validator = validator or SchemaValidator()
     result = Validation()
     with _gc_paused():
         wanted = [(file, kind) for file in sorted(files) if (kind := expected_kind(file)) is not None]
         placed = [(file, kind) for file, kind in wanted if not _misplaced(result, file, kind, files)]
-        loaded = load_many([(file, files[file]) for file, _ in placed], workers=workers)
-        for (file, kind), document in zip(placed, loaded, strict=True):
-            _check_one(result, file, document, kind, validator)
+        for file, kind in placed:
+            _check_one(result, file, _load(file, files[file]), kind, validator)
         checks.check_repository(result)
     result.diagnostics.sort(key=lambda d: (d.file, d.line, d.col, d.message))
     result.invalid_files.update(d.file for d in result.errors)
     return result
+
+
+def _load(file: str, raw: bytes) -> Document | LoadError:
+    try:
+        return load_text(file, raw)
+    except LoadError as exc:
+        return exc
 
 
 def _misplaced(result: Validation, file: str, kind: str, files: Mapping[str, bytes]) -> bool:
