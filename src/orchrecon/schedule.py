@@ -43,6 +43,7 @@ class _Compiled:
     times: tuple[tuple[int, int], ...]  # (hour, minute), sorted
     offsets: tuple[timedelta, ...]  # the same as time since local midnight
     minutes: tuple[int, ...]  # the same in minutes, for bisection
+    every_day: bool  # day of month, month and day of week all unrestricted
 
 
 @cache
@@ -54,6 +55,7 @@ def _compiled(cron: str) -> _Compiled:
         times=times,
         offsets=tuple(timedelta(hours=h, minutes=m) for h, m in times),
         minutes=tuple(h * 60 + m for h, m in times),
+        every_day=len(expr.days) == 31 and len(expr.months) == 12 and len(expr.weekdays) == 7,
     )
 
 
@@ -77,7 +79,7 @@ def fire_times(cron: str, timezone: str, after: datetime) -> Iterator[datetime]:
     day = early.date()
     skip = bisect.bisect_left(compiled.minutes, early.hour * 60 + early.minute)
     while True:
-        if day.month in expr.months and expr.day_matches(day.day, (day.weekday() + 1) % 7):
+        if compiled.every_day or (day.month in expr.months and expr.day_matches(day.day, (day.weekday() + 1) % 7)):
             for instant in _day_instants(day, compiled, tz, skip):
                 if instant > last:  # also drops a second slot mapped onto the same instant (a gap)
                     last = instant
