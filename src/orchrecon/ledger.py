@@ -16,7 +16,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -98,6 +98,24 @@ class Ledger:
         self._dirty = True
         self.last_position = Position(self._segment, self._known_size)
         return written
+
+    def append_guarded(
+        self, since: Position, decide: Callable[[list[Record]], Sequence[Mapping[str, Any]]]
+    ) -> tuple[list[Record], Position]:
+        """Append what `decide` returns after seeing every record appended since `since`, atomically:
+        no other process can append in between. Returns the records appended and the position after
+        them, to pass as `since` next time. This is how a decision is never taken twice, even by two
+        evaluators racing (the idempotency key of a schedule slot, say, is checked against `seen`)."""
+        with self._mutex:
+            lock = self._lock_descriptor()
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                seen = [record for _, record in self.read(since)]
+                records = decide(seen)
+                written = self._append_locked(records) if records else []
+                return written, self.end() if not written else self.last_position
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def append_one(self, type_: str, **fields: Any) -> Record:
         return self.append([{"type": type_, **fields}])[0]

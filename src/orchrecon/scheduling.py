@@ -5,9 +5,10 @@ from __future__ import annotations
 import enum
 import heapq
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from orchrecon.model import CatchUp, Orchestration, Schedule
 from orchrecon.schedule import fire_times
@@ -69,6 +70,54 @@ def _capped(slots: list[datetime], kind: SlotKind, *, catch_up: bool) -> list[Sl
     decisions = [SlotDecision(slot=s, kind=kind) for s in recorded[:-1]]
     decisions.append(SlotDecision(slot=recorded[-1], kind=kind, catch_up=catch_up, also_missed=unrecorded))
     return decisions
+
+
+def slot_key(orchestration: str, slot: datetime) -> str:
+    """The idempotency key of a schedule decision: one orchestration, one instant."""
+    return f"{orchestration}@{slot.astimezone(UTC).isoformat()[:19]}Z"
+
+
+SLOT_RECORDS = frozenset({"schedule.fired", "schedule.missed", "schedule.suppressed"})
+
+
+def decided_keys(records: Iterable[Mapping[str, Any]]) -> set[str]:
+    """The slot keys these records decided (fold them as the ledger grows)."""
+    return {str(r["key"]) for r in records if r.get("type") in SLOT_RECORDS and "key" in r}
+
+
+def undecided(orchestration: str, decisions: list[SlotDecision], known: set[str]) -> list[SlotDecision]:
+    """`decisions` without the slots already decided (`known`: the keys folded from the ledger)."""
+    return [d for d in decisions if slot_key(orchestration, d.slot) not in known]
+
+
+def slot_records(
+    orchestration: str, key: str, schedule: Schedule, decisions: list[SlotDecision]
+) -> list[dict[str, Any]]:
+    """The ledger records of slot decisions (`schedule.fired` also needs the run it requested)."""
+    kinds = {
+        SlotKind.FIRE: "schedule.fired",
+        SlotKind.MISSED: "schedule.missed",
+        SlotKind.SUSPENDED: "schedule.suppressed",
+    }
+    records = []
+    for d in decisions:
+        record: dict[str, Any] = {
+            "type": kinds[d.kind],
+            "orchestration": orchestration,
+            "schedule": key,
+            "cron": schedule.cron,
+            "timezone": schedule.timezone,
+            "slot": slot_key(orchestration, d.slot).split("@", 1)[1],
+            "key": slot_key(orchestration, d.slot),
+        }
+        if d.kind is SlotKind.MISSED:
+            record["caughtUp"] = d.catch_up
+        if d.kind is SlotKind.SUSPENDED:
+            record["reason"] = "suspended"
+        if d.also_missed:
+            record["alsoMissed"] = d.also_missed
+        records.append(record)
+    return records
 
 
 @dataclass(order=True)
