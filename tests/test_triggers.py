@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from orchrecon.model import Trigger
-from orchrecon.triggers import TriggerState, TriggerView, Verdict, evaluate, trigger_key
+from orchrecon.triggers import TriggerState, TriggerView, Verdict, evaluate, trigger_key, trigger_record
 from tests.clocks import FakeClock
 
 T0 = datetime(2026, 3, 2, 5, 0, tzinfo=UTC)
@@ -259,3 +259,26 @@ def test_trigger_key_changes_with_the_tables_and_the_orchestration() -> None:
     assert trigger_key("daily", _trigger(ORDERS)) != both
     assert trigger_key("daily", _trigger(ORDERS, CUSTOMERS, "in.c-shop.items")) != both
     assert trigger_key("hourly", _trigger(ORDERS, CUSTOMERS)) != both
+
+
+def test_records_say_what_was_decided_and_why() -> None:
+    trigger = _trigger()
+    view = _view({ORDERS: _at(10)}, last_run_start=_at(0))
+    waiting = trigger_record("daily", evaluate(trigger, view, _at(10)))
+    assert waiting == {
+        "type": "trigger.suppressed",
+        "orchestration": "daily",
+        "reason": "waiting",
+        "tables": {ORDERS: "2026-03-02T05:10:00.000Z", CUSTOMERS: None},
+        "waitingFor": [CUSTOMERS],
+        "message": f"waiting for {CUSTOMERS}",
+    }
+    view = _view({ORDERS: _at(10), CUSTOMERS: _at(20)}, last_run_start=_at(0))
+    cooling = trigger_record("daily", evaluate(trigger, view, _at(20)))
+    assert (cooling["reason"], cooling["cooldownUntil"]) == ("cooldown", "2026-03-02T06:00:00.000Z")
+    fired = trigger_record("daily", evaluate(trigger, view, _at(80)))
+    assert fired == {
+        "type": "trigger.fired",
+        "orchestration": "daily",
+        "tables": {ORDERS: "2026-03-02T05:10:00.000Z", CUSTOMERS: "2026-03-02T05:20:00.000Z"},
+    }

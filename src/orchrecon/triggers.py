@@ -12,7 +12,9 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from orchrecon.clock import format_time
 from orchrecon.model import Trigger
 
 
@@ -66,3 +68,27 @@ def evaluate(
 def trigger_key(orchestration: str, trigger: Trigger) -> str:
     """Identifies a trigger across revisions: other tables make a new trigger, another cool-down does not."""
     return f"{orchestration}:{','.join(sorted(trigger.tables))}"
+
+
+def trigger_record(orchestration: str, state: TriggerState) -> dict[str, Any]:
+    """The ledger record of a decision taken on a table update: `trigger.fired` (with every table's
+    update time) or `trigger.suppressed` (with the reason and what it waits for or until when)."""
+    tables = {t: format_time(at) if at else None for t, at in state.tables.items()}
+    if state.verdict is Verdict.FIRE:
+        return {"type": "trigger.fired", "orchestration": orchestration, "tables": tables}
+    record: dict[str, Any] = {
+        "type": "trigger.suppressed",
+        "orchestration": orchestration,
+        "reason": state.verdict.value,
+        "tables": tables,
+    }
+    if state.verdict is Verdict.WAITING:
+        record["waitingFor"] = list(state.waiting_for)
+        record["message"] = f"waiting for {', '.join(state.waiting_for)}"
+    elif state.verdict is Verdict.COOLDOWN:
+        assert state.cooldown_until is not None
+        record["cooldownUntil"] = format_time(state.cooldown_until)
+        record["message"] = f"cool-down until {record['cooldownUntil']}"
+    else:
+        record["message"] = f"the orchestration is {state.verdict.value}"
+    return record
