@@ -39,6 +39,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from figures import positive, print_rows, print_targets
+
 from orchrecon.model import Orchestration
 from orchrecon.repository import validate_tree
 from orchrecon.scheduling import ScheduleBook, SlotKind, classify
@@ -410,7 +412,7 @@ def next_full_hour(instant: datetime) -> datetime:
 
 def report(
     *, gen: Generated, first_json: float, plan: Sequence[float], ticks: Sequence[Tick], now: datetime, load: float
-) -> list[bool]:
+) -> list[bool | None]:
     median_plan = statistics.median(plan)
     tick_ms = statistics.median(t.tick_seconds for t in ticks) * 1000
     last = ticks[-1]
@@ -433,27 +435,13 @@ def report(
         (f"tick: due + take + classify, median of {len(ticks)}", f"{tick_ms:.1f} ms"),
         ("tick, min", f"{min(t.tick_seconds for t in ticks) * 1000:.1f} ms"),
     ]
-    width = max(len(label) for label, _ in rows)
-    for label, value in rows:
-        print(f"{label:<{width}}  {value}")
+    print_rows(rows)
 
     targets = [
         (f"plan whole process under {TARGET_PLAN_S:.1f} s", f"{median_plan:.3f} s", median_plan < TARGET_PLAN_S),
         (f"one tick under {TARGET_TICK_MS:.0f} ms", f"{tick_ms:.1f} ms", tick_ms < TARGET_TICK_MS),
     ]
-    print()
-    width = max(len(label) for label, _, _ in targets)
-    print(f"{'target':<{width}}  {'figure':>9}  result")
-    for label, figure, ok in targets:
-        print(f"{label:<{width}}  {figure:>9}  {'PASS' if ok else 'FAIL'}")
-    return [ok for _, _, ok in targets]
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+    return print_targets(targets)
 
 
 def _instant(text: str) -> datetime:
@@ -469,11 +457,11 @@ def _instant(text: str) -> datetime:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, help="generate the repository here (an empty or new folder) and keep it")
-    parser.add_argument("--runs", type=_positive, default=3, help="timed runs of plan and of the tick (default 3)")
+    parser.add_argument("--runs", type=positive, default=3, help="timed runs of plan and of the tick (default 3)")
     parser.add_argument("--seed", type=int, default=2026, help="random seed of the generator (default 2026)")
-    parser.add_argument("--orchestrations", type=_positive, default=10_000, help="orchestrations (default 10000)")
+    parser.add_argument("--orchestrations", type=positive, default=10_000, help="orchestrations (default 10000)")
     parser.add_argument(
-        "--per-component", type=_positive, default=30, help="configurations per component (default 30, 10 components)"
+        "--per-component", type=positive, default=30, help="configurations per component (default 30, 10 components)"
     )
     parser.add_argument(
         "--at",
@@ -481,7 +469,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the tick's instant, also passed to plan as --from (default: the next full hour; plan: now)",
     )
     parser.add_argument("--profile", action="store_true", help="also profile plan and the tick with cProfile")
-    parser.add_argument("--top", type=_positive, default=15, help="functions shown per profile listing (default 15)")
+    parser.add_argument("--top", type=positive, default=15, help="functions shown per profile listing (default 15)")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     return parser.parse_args(argv)
 

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
 
+from figures import positive, print_rows, print_targets
+
 PROJECT = Path(__file__).resolve().parent.parent
 SCHEMA = PROJECT / "schema" / "orchestration.schema.json"
 SCHEMA_IN_REPO = "schema/orchestration.schema.json"
@@ -436,10 +438,6 @@ def time_check_jsonschema(executable: str, repo: Path, files: Sequence[str], run
 # --- report ------------------------------------------------------------------------------------------------
 
 
-def _verdict(ok: bool | None) -> str:
-    return "SKIP" if ok is None else "PASS" if ok else "FAIL"
-
-
 def report(
     *,
     files: int,
@@ -467,9 +465,7 @@ def report(
         rows.append(("speed-up (check-jsonschema / orchrecon)", f"{speedup:.1f}x"))
     else:
         rows.append(("check-jsonschema", f"skipped: {skipped_reason}"))
-    width = max(len(label) for label, _ in rows)
-    for label, value in rows:
-        print(f"{label:<{width}}  {value}")
+    print_rows(rows)
 
     time_ok = median < TARGET_SECONDS
     speed_ok = None if speedup is None else speedup >= TARGET_SPEEDUP
@@ -481,19 +477,7 @@ def report(
             speed_ok,
         ),
     ]
-    print()
-    width = max(len(label) for label, _, _ in targets)
-    print(f"{'target':<{width}}  {'figure':>9}  result")
-    for label, figure, ok in targets:
-        print(f"{label:<{width}}  {figure:>9}  {_verdict(ok)}")
-    return [ok for _, _, ok in targets]
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+    return print_targets(targets)
 
 
 def _non_negative(text: str) -> int:
@@ -506,14 +490,14 @@ def _non_negative(text: str) -> int:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, help="generate the repository here (an empty or new folder) and keep it")
-    parser.add_argument("--runs", type=_positive, default=5, help="timed runs of orchrecon validate (default 5)")
+    parser.add_argument("--runs", type=positive, default=5, help="timed runs of orchrecon validate (default 5)")
     parser.add_argument(
         "--schema-runs", type=_non_negative, default=1, help="timed runs of check-jsonschema (default 1; 0 skips it)"
     )
     parser.add_argument("--seed", type=int, default=2026, help="random seed of the generator (default 2026)")
-    parser.add_argument("--orchestrations", type=_positive, default=1000, help="orchestrations (default 1000)")
+    parser.add_argument("--orchestrations", type=positive, default=1000, help="orchestrations (default 1000)")
     parser.add_argument(
-        "--per-component", type=_positive, default=100, help="configurations per component (default 100, 10 components)"
+        "--per-component", type=positive, default=100, help="configurations per component (default 100, 10 components)"
     )
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     return parser.parse_args(argv)

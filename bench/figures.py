@@ -1,0 +1,31 @@
+"""How every script in bench/ prints its figures and targets, so their reports read alike."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+
+def print_rows(rows: Sequence[tuple[str, str]]) -> None:
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value}")
+
+
+def print_targets(targets: Sequence[tuple[str, str, bool | None]]) -> list[bool | None]:
+    """Each target's label, figure and verdict (None: not measured); returns the verdicts."""
+    print()
+    width = max(len(label) for label, _, _ in targets)
+    print(f"{'target':<{width}}  {'figure':>9}  result")
+    for label, figure, ok in targets:
+        verdict = "SKIP" if ok is None else "PASS" if ok else "FAIL"
+        print(f"{label:<{width}}  {figure:>9}  {verdict}")
+    return [ok for _, _, ok in targets]
+
+
+def positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
