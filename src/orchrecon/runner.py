@@ -86,7 +86,6 @@ class Runner:
         trigger: str,
         by: str | None = None,
         retry_of: str | None = None,
-        extra: Mapping[str, Any] | None = None,
     ) -> Record:
         """Record a new run as requested (durably) and own it; `execute` then runs it."""
         run_id = self._new_id()
@@ -105,7 +104,6 @@ class Runner:
             maxParallelJobs=definition.max_parallel_jobs,
             phases=phases_field(definition.orchestration, selected),
             definition=dict(definition.documents),
-            **(extra or {}),
         )
         self._ledger.sync()
         self._requests[run_id] = (record, self._ledger.last_position)

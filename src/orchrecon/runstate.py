@@ -81,7 +81,6 @@ class RunView:
     reason: str | None = None
     pid: int | None = None
     cancel_requested: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
     _by_name: dict[str, TaskView] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:

@@ -43,9 +43,6 @@ class StateDir:
     def index(self) -> Path:
         return self.root / "index.sqlite"
 
-    def log_path(self, run_id: str, task: str) -> Path:
-        return self.logs / run_id / f"{task}.log"
-
     def ensure(self) -> StateDir:
         """Create the folders (secrets readable by the owner only); returns self."""
         try:

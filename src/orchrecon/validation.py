@@ -66,9 +66,6 @@ class Validation:
     def valid(self) -> bool:
         return not self.errors
 
-    def file_of(self, kind: str, name: str) -> str | None:
-        return self.files.get(f"{kind}/{name}")
-
 
 def expected_kind(file: str) -> str | None:
     """The kind a file at this repository path must hold; None if orchrecon ignores the file."""
