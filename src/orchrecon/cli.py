@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from orchrecon import __version__
-from orchrecon.commands import cancel, plan, retry, run, runs, show, tables, tokens, validate
+from orchrecon.commands import cancel, plan, reconcile, retry, run, runs, show, tables, tokens, validate
 from orchrecon.errors import OrchreconError
 
-COMMANDS = (validate, plan, run, retry, cancel, runs, show, tables, tokens)
+COMMANDS = (validate, plan, run, retry, cancel, runs, show, tables, tokens, reconcile)
 
 
 def build_parser() -> argparse.ArgumentParser:

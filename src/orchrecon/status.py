@@ -1,0 +1,100 @@
+"""Status files: the observed state of each orchestration, for people and tools, always rebuilt."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from orchrecon.clock import format_time
+from orchrecon.desired import Desired
+from orchrecon.runstore import RunSummary
+from orchrecon.schedule import next_fire_times
+from orchrecon.triggers import TriggerState
+
+NEXT_FIRES = 5
+RECENT_RUNS = 10
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Replace `path` atomically: readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    temporary.replace(path)
+
+
+def orchestration_status(
+    desired: Desired,
+    *,
+    now: datetime,
+    trigger: TriggerState | None,
+    trigger_armed: str | None,
+    runs: Sequence[RunSummary],
+) -> dict[str, Any]:
+    applied = desired.applied.orchestration if desired.applied else None
+    schedules = []
+    for s in applied.schedules if applied and desired.active else ():
+        tz = ZoneInfo(s.timezone)
+        schedules.append(
+            {
+                "cron": s.cron,
+                "timezone": s.timezone,
+                "catchUp": s.catch_up.value,
+                "next": [
+                    {"utc": at.isoformat()[:19] + "Z", "local": at.astimezone(tz).isoformat()}
+                    for at in next_fire_times(s.cron, s.timezone, now, NEXT_FIRES)
+                ],
+            }
+        )
+    return {
+        "apiVersion": "orchrecon/v1",
+        "kind": "OrchestrationStatus",
+        "name": desired.name,
+        "appliedRevision": desired.applied_revision,
+        "lastAttemptedRevision": desired.last_attempted_revision,
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "True" if desired.ready else "False",
+                "reason": desired.reason.value,
+                "message": desired.message,
+            }
+        ],
+        "diagnostics": [
+            {"file": d.file, "line": d.line, "col": d.col, "path": d.json_path, "message": d.message}
+            for d in desired.diagnostics
+        ],
+        "suspended": bool(applied and applied.suspend),
+        "schedules": schedules,
+        "trigger": _trigger(trigger, trigger_armed) if applied and applied.trigger and desired.active else None,
+        "recentRuns": [
+            {
+                "id": r.id,
+                "status": r.status.value,
+                "trigger": r.trigger,
+                "requestedAt": r.requested_at,
+                "startedAt": r.started_at,
+                "finishedAt": r.finished_at,
+            }
+            for r in runs[:RECENT_RUNS]
+        ],
+        "updatedAt": format_time(now.astimezone(UTC)),
+    }
+
+
+def _trigger(state: TriggerState | None, armed: str | None) -> dict[str, Any]:
+    if state is None:
+        return {"armedAt": armed, "state": "not armed"}
+    return {
+        "armedAt": armed,
+        "state": state.verdict.value,
+        "tables": [{"table": t, "lastUpdate": format_time(at) if at else None} for t, at in state.tables.items()],
+        "waitingFor": list(state.waiting_for),
+        "countsUpdatesAfter": format_time(state.since),
+        "cooldownUntil": format_time(state.cooldown_until) if state.cooldown_until else None,
+    }
