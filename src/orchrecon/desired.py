@@ -8,7 +8,7 @@ the last attempted revision while the last good definition keeps running (`Ready
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from orchrecon.definition import RunDefinition
@@ -51,6 +51,21 @@ def orchestration_files(files: Mapping[str, bytes] | Validation) -> dict[str, st
         if len(parts) == 2 and parts[0] == "orchestrations" and parts[1].endswith((".yaml", ".yml")):
             found[parts[1].rsplit(".", 1)[0]] = file
     return found
+
+
+def restore(applied: Mapping[str, str], read: Callable[[str], Validation]) -> dict[str, Desired]:
+    """The last good definitions after a restart: each orchestration as of the revision it had applied
+    (`read` validates a revision's files). Ones whose revision is unreadable are left out."""
+    restored: dict[str, Desired] = {}
+    for revision in sorted(set(applied.values())):
+        try:
+            validation = read(revision)
+        except Exception:
+            continue
+        for name, desired in reconcile({}, validation, revision).items():
+            if applied.get(name) == revision and desired.applied is not None:
+                restored[name] = desired
+    return restored
 
 
 def reconcile(previous: Mapping[str, Desired], validation: Validation, revision: str) -> dict[str, Desired]:

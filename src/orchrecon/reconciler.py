@@ -32,7 +32,7 @@ from orchrecon.scheduling import (
 )
 from orchrecon.status import orchestration_status, write_json
 from orchrecon.triggers import TriggerView, Verdict, evaluate, trigger_key, trigger_record
-from orchrecon.validation import validate_files
+from orchrecon.validation import Validation, validate_files
 
 LEDGER_POLL_SECONDS = 0.2  # how soon a table update reported by another process is decided
 
@@ -72,10 +72,15 @@ class Reconciler:
         self._updates = {t: parse_time(at) for t, (at, _) in store.table_updates().items()}
         self._starts = {o: parse_time(at) for o, at in store.last_run_starts().items()}
         self._armed = {k: parse_time(at) for k, at in store.marks().items()}
+        self._desired = desired_state.restore(store.applied_revisions(), self._validate_revision)
         self._position = self._app.ledger.end()
 
     def stop(self) -> None:
         self._stop.set()
+
+    def release(self) -> None:
+        """Give the state directory up (a standby may take over)."""
+        self._lock.release()
 
     async def serve(self, *, once: bool = False, grace: float = 30.0) -> None:
         """Reconcile and evaluate until stopped (or once); then let runs finish within `grace` seconds."""
@@ -115,11 +120,10 @@ class Reconciler:
         if revision is None or revision == self._revision:
             return
         try:
-            files = gitsource.read_revision(self._app.repo, revision)
+            validation = self._validate_revision(revision)
         except gitsource.GitError as exc:
             self._log("source failed", {"revision": revision, "error": str(exc)})
             return
-        validation = validate_files(files)
         self._desired = desired_state.reconcile(self._desired, validation, revision)
         self._revision = revision
         now = self._app.clock.now()
@@ -134,6 +138,9 @@ class Reconciler:
             applied={n: d.applied_revision for n, d in self._desired.items() if d.applied_revision},
         )
         self._log("reconciled", {"revision": revision, "notReady": not_ready, "errors": len(validation.errors)})
+
+    def _validate_revision(self, revision: str) -> Validation:
+        return validate_files(gitsource.read_revision(self._app.repo, revision))
 
     def _follow(self, now: datetime) -> None:
         """Follow the schedules and triggers of active orchestrations; arm new ones; forget the others."""

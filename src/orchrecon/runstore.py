@@ -19,7 +19,7 @@ from orchrecon import runstate
 from orchrecon.ledger import Ledger, Position, Record, segment_name
 from orchrecon.runstate import RunView
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -127,6 +127,13 @@ class RunStore:
         with self._connect() as db:
             return dict(db.execute("SELECT key, time FROM marks").fetchall())
 
+    def applied_revisions(self) -> dict[str, str]:
+        """Per orchestration, the revision the last reconcile applied (its last good definition)."""
+        self.refresh()
+        with self._connect() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'applied'").fetchone()
+        return dict(json.loads(row[0])) if row else {}
+
     def last_run_starts(self) -> dict[str, str]:
         """Per orchestration, when its last run started (or was requested, if it has not started yet)."""
         self.refresh()
@@ -215,6 +222,10 @@ class RunStore:
                 db.execute(
                     "INSERT INTO marks VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET time = max(time, excluded.time)",
                     (record["schedule"], record[_SCHEDULE_MARKS[kind]]),
+                )
+            elif kind == "reconcile.finished":
+                db.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('applied', ?)", (json.dumps(record.get("applied", {})),)
                 )
             elif kind == "trigger.armed":
                 db.execute("INSERT OR IGNORE INTO marks VALUES (?, ?)", (record["trigger"], record["since"]))

@@ -89,7 +89,10 @@ def run(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, reconciler.stop)
-        await reconciler.serve(once=once, grace=patience.total_seconds())
+        try:
+            await reconciler.serve(once=once, grace=patience.total_seconds())
+        finally:
+            reconciler.release()
         log("stopped", {})
 
     asyncio.run(main())
