@@ -66,3 +66,15 @@ def clone_with_remote(tmp: Path) -> Path:
     git(seed, "push", "-q", str(remote), "main")
     git(tmp, "clone", "-q", str(remote), str(clone))
     return clone
+
+
+TRIGGERED = """\
+apiVersion: orchrecon/v1
+kind: Orchestration
+metadata: {{name: marts}}
+spec:
+  phases:
+    - name: main
+      tasks: [{{name: first, config: ex/a}}]
+  trigger: {{tables: [in.c-ex.a, in.c-ext.b], cooldown: {cooldown}}}
+"""

@@ -9,23 +9,12 @@ import pytest
 from orchrecon.cli import main
 from orchrecon.clock import SystemClock
 from orchrecon.ledger import Ledger
-from tests.builders import small_repo, write
-
-TRIGGERED = """\
-apiVersion: orchrecon/v1
-kind: Orchestration
-metadata: {name: marts}
-spec:
-  phases:
-    - name: main
-      tasks: [{name: first, config: ex/a}]
-  trigger: {tables: [in.c-ex.a, in.c-ext.b], cooldown: 10m}
-"""
+from tests.builders import TRIGGERED, small_repo, write
 
 
 def _repo(tmp_path: Path) -> tuple[Path, Path]:
     repo = small_repo(tmp_path / "repo")
-    write(repo, "orchestrations/marts.yaml", TRIGGERED)
+    write(repo, "orchestrations/marts.yaml", TRIGGERED.format(cooldown="10m"))
     return repo, tmp_path / "state"
 
 

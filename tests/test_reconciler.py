@@ -17,7 +17,7 @@ import pytest
 from orchrecon.cli import main
 from orchrecon.clock import SystemClock
 from orchrecon.ledger import Ledger
-from tests.builders import ORCHESTRATION, git, small_repo, write
+from tests.builders import ORCHESTRATION, TRIGGERED, git, small_repo, write
 from tests.conftest import ROOT
 
 STATUS_SCHEMA = json.loads((ROOT / "schema" / "status.schema.json").read_text())
@@ -89,18 +89,6 @@ def test_a_removed_orchestration_says_so_and_an_older_history_is_followed(
     assert kinds.count("reconcile.finished") == 3
 
 
-TRIGGERED = """\
-apiVersion: orchrecon/v1
-kind: Orchestration
-metadata: {name: marts}
-spec:
-  phases:
-    - name: main
-      tasks: [{name: first, config: ex/a}]
-  trigger: {tables: [in.c-ex.a, in.c-ext.b], cooldown: 1h}
-"""
-
-
 def _wait_for(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -132,7 +120,7 @@ def _touch(repo: Path, state: Path, table: str) -> float:
 
 def test_tables_touched_from_another_process_fire_the_trigger_and_the_cooldown_suppresses(tmp_path: Path) -> None:
     repo, state, _ = _repo(tmp_path)
-    write(repo, "orchestrations/marts.yaml", TRIGGERED)
+    write(repo, "orchestrations/marts.yaml", TRIGGERED.format(cooldown="1h"))
     _commit(repo, "add a triggered orchestration")
     reconciler = _start(repo, state)
     try:
