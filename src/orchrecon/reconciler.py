@@ -86,12 +86,15 @@ class Reconciler:
         """Reconcile and evaluate until stopped (or once); then let runs finish within `grace` seconds."""
         next_fetch = 0.0
         loop = asyncio.get_running_loop()
+        changed = True  # the first pass always writes the status files
         while True:
             if loop.time() >= next_fetch:
-                self.reconcile_source()
+                changed |= self.reconcile_source()
                 next_fetch = loop.time() + self._interval.total_seconds()
-            self.evaluate(self._app.clock.now())
-            self.write_statuses()
+            changed |= self.evaluate(self._app.clock.now())
+            if changed:  # idle polls must not rewrite every status file
+                self.write_statuses()
+                changed = False
             if once or self._stop.is_set():
                 break
             wake = self._book.next_fire()
@@ -115,15 +118,16 @@ class Reconciler:
 
     # -- the source ----------------------------------------------------------------------------------
 
-    def reconcile_source(self) -> None:
+    def reconcile_source(self) -> bool:
+        """Apply the newest commit if it is new; True if it was."""
         revision = gitsource.resolve(self._app.repo)
         if revision is None or revision == self._revision:
-            return
+            return False
         try:
             validation = self._validate_revision(revision)
         except gitsource.GitError as exc:
             self._log("source failed", {"revision": revision, "error": str(exc)})
-            return
+            return False
         self._desired = desired_state.reconcile(self._desired, validation, revision)
         self._revision = revision
         now = self._app.clock.now()
@@ -138,6 +142,7 @@ class Reconciler:
             applied={n: d.applied_revision for n, d in self._desired.items() if d.applied_revision},
         )
         self._log("reconciled", {"revision": revision, "notReady": not_ready, "errors": len(validation.errors)})
+        return True
 
     def _validate_revision(self, revision: str) -> Validation:
         return validate_files(gitsource.read_revision(self._app.repo, revision))
@@ -171,15 +176,20 @@ class Reconciler:
 
     # -- decisions -----------------------------------------------------------------------------------
 
-    def evaluate(self, now: datetime) -> None:
-        """Decide due schedule slots and the table updates appended since the last look."""
+    def evaluate(self, now: datetime) -> bool:
+        """Decide due schedule slots and the table updates appended since the last look; True if there
+        was anything (a due slot or a new record) that can change a status."""
+        changed = False
         for key in self._book.due(now):
             name, schedule = self._book.schedules[key]
             decisions = classify(schedule, self._book.take(key, now), now=now)
             self._record_slots(name, key, decisions)
+            changed = True
         for position, record in self._app.ledger.read(self._position):
             self._position = position
             self._observe(record)
+            changed = True
+        return changed
 
     def _record_slots(self, name: str, key: str, decisions: list[SlotDecision]) -> None:
         _, schedule = self._book.schedules[key]
