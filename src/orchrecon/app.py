@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +31,14 @@ class App:
     tokens: TokenStore
     environ: Mapping[str, str]
 
-    def runner(self, *, max_parallel_jobs: int, observer: Observer | None = None) -> Runner:
+    def runner(
+        self,
+        *,
+        max_parallel_jobs: int,
+        observer: Observer | None = None,
+        workdir: Callable[[str | None], Path] | None = None,
+    ) -> Runner:
+        """A runner whose tasks run in the repository, or in `workdir(revision)` when given."""
         executors: dict[str, Executor] = {"command": CommandExecutor(), "http": _LazyHttpExecutor()}
         return Runner(
             ledger=self.ledger,
@@ -42,7 +49,7 @@ class App:
             tokens=self.tokens,
             # A job that calls orchrecon itself (tables touch) must reach this state directory.
             environ={**self.environ, "ORCHRECON_STATE_DIR": str(self.state.root)},
-            repo_root=self.repo,
+            workdir=workdir or (lambda _: self.repo),
             max_parallel_jobs=max_parallel_jobs,
             observer=observer,
         )
@@ -54,13 +61,24 @@ class App:
         return view
 
 
-def open_app(repo: Path, state: Path | None, *, environ: Mapping[str, str] | None = None) -> App:
-    """Find the repository, open its state directory and record runs whose process died."""
+def open_app(
+    repo: Path | None,
+    state: Path | None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+) -> App:
+    """Find the repository, open its state directory and record runs whose process died. Without a
+    repository (a remote source), the state directory must be named and `repo` is its `source/`."""
     # A plain dict: tasks copy it on every start, and copying os.environ decodes every entry each time.
     environ = dict(os.environ if environ is None else environ)
-    root = find_root(repo)
-    directory = state_dir.resolve(root, state, environ).ensure()
-    clock = SystemClock()
+    if repo is None:
+        directory = state_dir.resolve_named(state, environ).ensure()
+        root = directory.source
+    else:
+        root = find_root(repo)
+        directory = state_dir.resolve(root, state, environ).ensure()
+    clock = clock or SystemClock()
     ledger = Ledger(directory.ledger, clock)
     store = RunStore(ledger, directory.index)
     app = App(

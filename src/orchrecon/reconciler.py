@@ -7,9 +7,12 @@ slot or table update is ever decided twice (and the ledger's guarded appends wou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from orchrecon import desired as desired_state
@@ -18,6 +21,7 @@ from orchrecon.app import App
 from orchrecon.clock import format_time, parse_time
 from orchrecon.definition import select
 from orchrecon.desired import Desired
+from orchrecon.gitsource import GitError, Source, SourceReason, SourceState
 from orchrecon.ledger import Record
 from orchrecon.locks import FileLock
 from orchrecon.runner import Runner, recover
@@ -35,8 +39,9 @@ from orchrecon.triggers import TriggerView, Verdict, evaluate, trigger_key, trig
 from orchrecon.validation import Validation, validate_files
 
 LEDGER_POLL_SECONDS = 0.2  # how soon a table update reported by another process is decided
+HEARTBEAT_SECONDS = 15.0  # _reconciler.json is rewritten at least this often, for health checks
 
-Log = Callable[[str, dict[str, object]], None]
+Log = Callable[[str, Mapping[str, object]], None]
 
 
 class AlreadyRunningError(Exception):
@@ -44,13 +49,17 @@ class AlreadyRunningError(Exception):
 
 
 class Reconciler:
-    def __init__(self, app: App, *, interval: timedelta, log: Log, max_parallel_jobs: int = 8) -> None:
+    def __init__(self, app: App, source: Source, *, interval: timedelta, log: Log, max_parallel_jobs: int = 8) -> None:
         self._app = app
+        self._source = source
         self._interval = interval
         self._log = log
-        self._runner: Runner = app.runner(max_parallel_jobs=max_parallel_jobs)
+        self._runner: Runner = app.runner(max_parallel_jobs=max_parallel_jobs, workdir=source.workdir)
         self._desired: dict[str, Desired] = {}
         self._revision: str | None = None
+        self._source_state = SourceState(revision=None, reason=SourceReason.NO_COMMITS, message="not looked yet")
+        self._source_checked: datetime | None = None
+        self._last_reconcile: dict[str, object] | None = None
         self._book = ScheduleBook()
         self._known: set[str] = set()  # decided slot keys seen while following the ledger
         self._position = app.ledger.end()
@@ -58,8 +67,11 @@ class Reconciler:
         self._starts: dict[str, datetime] = {}
         self._armed: dict[str, datetime] = {}
         self._runs: set[asyncio.Task[object]] = set()
+        self._running_revisions: Counter[str] = Counter()  # their files must stay while they run
         self._lock = FileLock(app.state.locks / "reconciler.lock")
-        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._source_due = False
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
@@ -75,36 +87,67 @@ class Reconciler:
         self._desired = desired_state.restore(store.applied_revisions(), self._validate_revision)
         self._position = self._app.ledger.end()
 
+    @property
+    def state_root(self) -> Path:
+        return self._app.state.root
+
+    @property
+    def source_state(self) -> SourceState:
+        return self._source_state
+
     def stop(self) -> None:
-        self._stop.set()
+        """Stop requesting runs and leave the loop (safe from a signal handler)."""
+        self._stopping = True
+        self._wake.set()
+
+    def source_changed(self) -> None:
+        """Look at the source now rather than at the next interval (a watcher saw a commit)."""
+        self._source_due = True
+        self._wake.set()
 
     def release(self) -> None:
         """Give the state directory up (a standby may take over)."""
         self._lock.release()
 
     async def serve(self, *, once: bool = False, grace: float = 30.0) -> None:
-        """Reconcile and evaluate until stopped (or once); then let runs finish within `grace` seconds."""
-        next_fetch = 0.0
+        """Reconcile and evaluate until stopped (or once); then let runs finish within `grace` seconds.
+
+        The source is looked at every interval (or when told it changed) in a thread, so a slow fetch
+        never delays a decision; the loop sleeps until the next due slot, a wake-up or the next ledger
+        poll, whichever comes first."""
         loop = asyncio.get_running_loop()
+        next_fetch = next_beat = 0.0
+        fetching: asyncio.Task[SourceState] | None = None
         changed = True  # the first pass always writes the status files
         while True:
-            if loop.time() >= next_fetch:
-                changed |= self.reconcile_source()
+            self._wake.clear()
+            if fetching is None and (self._source_due or loop.time() >= next_fetch):
+                self._source_due = False
+                fetching = asyncio.create_task(asyncio.to_thread(self._source.fetch))
+                fetching.add_done_callback(lambda _: self._wake.set())
+                if once:
+                    await asyncio.wait([fetching])
+            if fetching is not None and fetching.done():
+                changed |= self.apply_source(fetching.result())
+                fetching = None
                 next_fetch = loop.time() + self._interval.total_seconds()
             changed |= self.evaluate(self._app.clock.now())
             if changed:  # idle polls must not rewrite every status file
                 self.write_statuses()
+            if changed or loop.time() >= next_beat:
+                self.write_reconciler_status()
+                next_beat = loop.time() + HEARTBEAT_SECONDS
                 changed = False
-            if once or self._stop.is_set():
+            if once or self._stopping:
                 break
-            wake = self._book.next_fire()
             delay = LEDGER_POLL_SECONDS
+            wake = self._book.next_fire()
             if wake is not None:
                 delay = min(delay, max(0.0, (wake - self._app.clock.now()).total_seconds()))
-            try:
-                await asyncio.wait_for(self._stop.wait(), timeout=delay)
-            except TimeoutError:
-                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+        if fetching is not None:
+            await asyncio.wait([fetching])  # a git process is never left behind
         await self._finish(grace if not once else None)
 
     async def _finish(self, grace: float | None) -> None:
@@ -114,26 +157,39 @@ class Reconciler:
                 self._runner.cancel_all("the reconciler stopped")
                 await asyncio.wait(pending)
         self.write_statuses()
+        self.write_reconciler_status()
         await self._app.ledger.sync_async()
 
     # -- the source ----------------------------------------------------------------------------------
 
-    def reconcile_source(self) -> bool:
-        """Apply the newest commit if it is new; True if it was."""
-        revision = gitsource.resolve(self._app.repo)
-        if revision is None or revision == self._revision:
-            return False
+    def apply_source(self, state: SourceState) -> bool:
+        """Take what a look at the source found; apply its revision if it is new. True if anything a
+        status shows changed."""
+        now = self._app.clock.now()
+        before, self._source_state, self._source_checked = self._source_state, state, now
+        if not state.ready:
+            if state.reason != before.reason or state.message != before.message:
+                self._log("source not ready", {"reason": state.reason.value, "message": state.message})
+            return state != before
+        if state.revision is None or state.revision == self._revision:
+            self._keep()  # a rebuilt mirror pins its revisions again
+            return state != before
         try:
-            validation = self._validate_revision(revision)
-        except gitsource.GitError as exc:
-            self._log("source failed", {"revision": revision, "error": str(exc)})
-            return False
+            validation = self._validate_revision(state.revision)
+        except GitError as exc:
+            self._source_state = SourceState(revision=state.revision, reason=SourceReason.READ_FAILED, message=str(exc))
+            self._log("source not ready", {"reason": SourceReason.READ_FAILED.value, "message": str(exc)})
+            return True
+        self._apply(validation, state.revision, now)
+        return True
+
+    def _apply(self, validation: Validation, revision: str, now: datetime) -> None:
         self._desired = desired_state.reconcile(self._desired, validation, revision)
         self._revision = revision
-        now = self._app.clock.now()
         self._follow(now)
+        self._keep()
         not_ready = sorted(n for n, d in self._desired.items() if not d.ready)
-        self._app.ledger.append_one(
+        record = self._app.ledger.append_one(
             "reconcile.finished",
             revision=revision,
             orchestrations=len(self._desired),
@@ -141,11 +197,21 @@ class Reconciler:
             errors=len(validation.errors),
             applied={n: d.applied_revision for n, d in self._desired.items() if d.applied_revision},
         )
+        self._last_reconcile = {
+            "revision": revision,
+            "at": record["time"],
+            "orchestrations": len(self._desired),
+            "notReady": len(not_ready),
+            "errors": len(validation.errors),
+        }
         self._log("reconciled", {"revision": revision, "notReady": not_ready, "errors": len(validation.errors)})
-        return True
+
+    def _keep(self) -> None:
+        applied = {d.applied_revision for d in self._desired.values() if d.applied_revision}
+        self._source.keep(applied | set(self._running_revisions))
 
     def _validate_revision(self, revision: str) -> Validation:
-        return validate_files(gitsource.read_revision(self._app.repo, revision))
+        return validate_files(gitsource.read_revision(self._source.git_dir, revision))
 
     def _follow(self, now: datetime) -> None:
         """Follow the schedules and triggers of active orchestrations; arm new ones; forget the others."""
@@ -238,11 +304,25 @@ class Reconciler:
             return None
         requested = self._runner.request(d.applied, selected=select(d.applied.orchestration), trigger=trigger)
         self._starts[name] = parse_time(requested["time"])
-        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(self._runner.execute(requested["run"]))
+        run_id = str(requested["run"])
+        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(self._execute(run_id, d.applied.revision))
         self._runs.add(task)
         task.add_done_callback(self._runs.discard)
-        self._log("run requested", {"orchestration": name, "run": requested["run"], "trigger": trigger, **extra})
-        return str(requested["run"])
+        self._log("run requested", {"orchestration": name, "run": run_id, "trigger": trigger, **extra})
+        return run_id
+
+    async def _execute(self, run_id: str, revision: str | None) -> object:
+        if revision is None:
+            return await self._runner.execute(run_id)
+        self._running_revisions[revision] += 1
+        try:
+            with contextlib.suppress(GitError):  # the runner records the run failed if the files are missing
+                await asyncio.to_thread(self._source.workdir, revision)  # a checkout never blocks the loop
+            return await self._runner.execute(run_id)
+        finally:
+            self._running_revisions[revision] -= 1
+            if not self._running_revisions[revision]:
+                del self._running_revisions[revision]
 
     # -- status --------------------------------------------------------------------------------------
 
@@ -263,16 +343,36 @@ class Reconciler:
                 d, now=now, trigger=trigger_state, trigger_armed=armed, runs=store.recent(name, 10)
             )
             write_json(self._app.state.status / f"{name}.json", status)
+
+    def write_reconciler_status(self) -> None:
+        """`status/_reconciler.json`: the source, the last reconcile and a heartbeat for health checks."""
+        now, state = self._app.clock.now(), self._source_state
+        not_ready = sorted(n for n, d in self._desired.items() if not d.ready)
         write_json(
             self._app.state.status / "_reconciler.json",
             {
                 "apiVersion": "orchrecon/v1",
                 "kind": "ReconcilerStatus",
                 "pid": os.getpid(),
+                "source": {
+                    **self._source.describe(),
+                    "revision": state.revision,
+                    "checkedAt": format_time(self._source_checked) if self._source_checked else None,
+                },
+                "conditions": [
+                    {
+                        "type": "SourceReady",
+                        "status": "True" if state.ready else "False",
+                        "reason": state.reason.value,
+                        "message": state.message,
+                    }
+                ],
                 "revision": self._revision,
+                "lastReconcile": self._last_reconcile,
                 "orchestrations": len(self._desired),
-                "notReady": sorted(n for n, d in self._desired.items() if not d.ready),
+                "notReady": not_ready,
                 "activeRuns": len(self._runs),
+                "heartbeatIntervalSeconds": HEARTBEAT_SECONDS,
                 "updatedAt": format_time(now),
             },
         )

@@ -39,6 +39,7 @@ class _Active:
     view: RunView
     definition: RunDefinition
     log_dir: Path
+    root: Path = Path()  # the files of its revision, set when it starts
     token: str = ""  # read when the run starts, so a rotation while it waits applies
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     reason: str = ""
@@ -55,7 +56,7 @@ class Runner:
         executors: Mapping[str, Executor],
         tokens: TokenStore,
         environ: Mapping[str, str],
-        repo_root: Path,
+        workdir: Callable[[str | None], Path],
         max_parallel_jobs: int,
         observer: Observer | None = None,
     ) -> None:
@@ -66,7 +67,7 @@ class Runner:
         self._executors = executors
         self._tokens = tokens
         self._environ = environ
-        self._repo_root = repo_root
+        self._workdir = workdir  # a revision's files, where its tasks run
         self._slots = asyncio.Semaphore(max_parallel_jobs)
         self._observer = observer
         self._owned: dict[str, FileLock] = {}
@@ -164,6 +165,12 @@ class Runner:
                 self._append(active.view, "run.finished", status=RunStatus.CANCELLED.value, reason=active.reason)
                 return active.view
             active.token = self._tokens.get(active.view.orchestration)
+            try:
+                active.root = self._workdir(active.definition.revision)
+            except Exception as exc:  # e.g. a remote revision that cannot be checked out: the run fails, nothing else
+                reason = f"cannot prepare the files of revision {active.definition.revision}: {exc}"
+                self._append(active.view, "run.finished", status=RunStatus.ERROR.value, reason=reason)
+                return active.view
             self._append(active.view, "run.started", pid=os.getpid())
             work = asyncio.create_task(self._run_phases(active))
             stop = asyncio.create_task(active.cancel.wait())
@@ -249,7 +256,7 @@ class Runner:
                     config=config,
                     parameters=deep_merge(config.parameters, task.parameters),
                     token=active.token,
-                    repo_root=self._repo_root,
+                    repo_root=active.root,
                     log_path=log,
                     environ=self._environ,
                 )

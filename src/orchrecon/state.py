@@ -40,6 +40,11 @@ class StateDir:
         return self.root / "locks"
 
     @property
+    def source(self) -> Path:
+        """A remote repository's mirror and work trees."""
+        return self.root / "source"
+
+    @property
     def index(self) -> Path:
         return self.root / "index.sqlite"
 
@@ -64,6 +69,13 @@ def resolve(repo: Path, explicit: Path | None, environ: Mapping[str, str]) -> St
     state = StateDir(repo.absolute() / DEFAULT_NAME)
     _exclude_from_git(repo)
     return state
+
+
+def resolve_named(explicit: Path | None, environ: Mapping[str, str]) -> StateDir:
+    """`--state-dir`, else `ORCHRECON_STATE_DIR`; UsageError when neither names one."""
+    if explicit is None and not environ.get("ORCHRECON_STATE_DIR"):
+        raise UsageError("a remote repository (--git) needs --state-dir or ORCHRECON_STATE_DIR")
+    return StateDir((explicit or Path(environ["ORCHRECON_STATE_DIR"])).absolute())
 
 
 def _exclude_from_git(repo: Path) -> None:

@@ -1,9 +1,10 @@
-"""`orchrecon reconcile`: the long-running reconciler over a local git checkout."""
+"""`orchrecon reconcile`: the long-running reconciler over a local checkout or a remote branch."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import signal
@@ -14,18 +15,24 @@ from pathlib import Path
 from typing import TextIO
 
 from orchrecon.app import open_app
-from orchrecon.clock import format_time
+from orchrecon.clock import Clock, format_time
 from orchrecon.commands import Subparsers
 from orchrecon.commands._runs import watch_children_with_pidfd
 from orchrecon.durations import parse_duration
 from orchrecon.errors import OrchreconError, UsageError
-from orchrecon.reconciler import AlreadyRunningError, Reconciler
+from orchrecon.gitsource import LocalSource, Source
+from orchrecon.gitsource.remote import RemoteSource
+from orchrecon.reconciler import AlreadyRunningError, Log, Reconciler
 
 STANDBY_POLL_SECONDS = 0.5
+DEFAULT_BRANCH = "main"
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser("reconcile", parents=[common], help="follow the repository and run what is due")
+    p.add_argument("--git", metavar="URL", help="follow this remote repository instead of the local checkout")
+    p.add_argument("--branch", metavar="B", help="the branch of --git to follow (main)")
+    p.add_argument("--watch", action="store_true", help="apply a new local commit at once, not at the next interval")
     p.add_argument("--interval", default="60s", metavar="DURATION", help="how often to look for a new commit (60s)")
     p.add_argument("--once", action="store_true", help="reconcile, start what is due, wait for it, exit")
     p.add_argument("--grace", default="30s", metavar="DURATION", help="on SIGTERM, how long runs may finish (30s)")
@@ -35,6 +42,9 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
         handler=lambda a: run(
             repo=a.repo,
             state_dir=a.state_dir,
+            git_url=a.git,
+            branch=a.branch,
+            watch=a.watch,
             interval=a.interval,
             once=a.once,
             grace=a.grace,
@@ -50,6 +60,9 @@ def run(
     *,
     repo: Path,
     state_dir: Path | None,
+    git_url: str | None,
+    branch: str | None,
+    watch: bool,
     interval: str,
     once: bool,
     grace: str,
@@ -64,37 +77,73 @@ def run(
         raise UsageError(str(exc)) from None
     if every < timedelta(seconds=1):
         raise UsageError("--interval must be at least 1s")
-    app = open_app(repo, state_dir, environ=environ)
+    if git_url is None and branch is not None:
+        raise UsageError("--branch needs --git URL")
+    if git_url is not None and watch:
+        raise UsageError("--watch follows a local checkout; a remote one (--git) is fetched every --interval")
+    app = open_app(None if git_url else repo, state_dir, environ=environ)
+    source: Source = (
+        RemoteSource(git_url, branch or DEFAULT_BRANCH, app.state.source, environ) if git_url else LocalSource(app.repo)
+    )
 
+    log = _logger(log_format, out, app.clock)
+    reconciler = Reconciler(app, source, interval=every, log=log)
+    try:
+        asyncio.run(_serve(reconciler, source, log, watch=watch, once=once, standby=standby, grace=patience))
+    finally:
+        app.ledger.close()
+    if once and not reconciler.source_state.ready:  # a one-off pass that could not look says so
+        state = reconciler.source_state
+        raise OrchreconError(f"source not ready ({state.reason.value}): {state.message}")
+    return 0
+
+
+def _logger(log_format: str, out: TextIO, clock: Clock) -> Log:
     def log(event: str, fields: Mapping[str, object]) -> None:
-        stamp = format_time(app.clock.now())
+        stamp = format_time(clock.now())
         if log_format == "json":
             out.write(json.dumps({"time": stamp, "event": event, **fields}) + "\n")
         else:
             out.write(f"{stamp}  {event}  " + " ".join(f"{k}={v}" for k, v in fields.items()) + "\n")
         out.flush()
 
-    async def main() -> None:
-        watch_children_with_pidfd()
-        reconciler = Reconciler(app, interval=every, log=log)
-        while True:
-            try:
-                reconciler.acquire()
-                break
-            except AlreadyRunningError as exc:
-                if not standby:
-                    raise OrchreconError(f"{exc}; exiting (use --standby to take over when it stops)") from None
-                await asyncio.sleep(STANDBY_POLL_SECONDS)
-        log("started", {"repository": str(app.repo), "state": str(app.state.root), "pid": os.getpid()})
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, reconciler.stop)
-        try:
-            await reconciler.serve(once=once, grace=patience.total_seconds())
-        finally:
-            reconciler.release()
-        log("stopped", {})
+    return log
 
-    asyncio.run(main())
-    app.ledger.close()
-    return 0
+
+async def _serve(
+    reconciler: Reconciler, source: Source, log: Log, *, watch: bool, once: bool, standby: bool, grace: timedelta
+) -> None:
+    watch_children_with_pidfd()
+    while True:
+        try:
+            reconciler.acquire()
+            break
+        except AlreadyRunningError as exc:
+            if not standby:
+                raise OrchreconError(f"{exc}; exiting (use --standby to take over when it stops)") from None
+            await asyncio.sleep(STANDBY_POLL_SECONDS)
+    log("started", {**source.describe(), "state": str(reconciler.state_root), "pid": os.getpid()})
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, reconciler.stop)
+    stop_watching = asyncio.Event()
+    watcher = None
+    if watch and not once:
+        from orchrecon.gitsource.watch import watch_commits  # noqa: PLC0415 - watchfiles and anyio cost 50 ms
+
+        watcher = asyncio.create_task(watch_commits(source.git_dir, reconciler.source_changed, stop_watching))
+        watcher.add_done_callback(functools.partial(_watch_ended, log))
+    try:
+        await reconciler.serve(once=once, grace=grace.total_seconds())
+    finally:
+        stop_watching.set()
+        if watcher is not None:
+            await asyncio.gather(watcher, return_exceptions=True)
+        reconciler.release()
+    log("stopped", {})
+
+
+def _watch_ended(log: Log, task: asyncio.Task[None]) -> None:
+    """If the watcher died (say, out of inotify watches), new commits still come at each interval."""
+    if not task.cancelled() and task.exception() is not None:
+        log("watch failed", {"error": str(task.exception())})

@@ -1,9 +1,13 @@
-"""Everything that runs git."""
+"""Everything that runs git: the working tree's commit, a revision's documents, and the sources the
+reconciler follows (a local checkout here, a remote branch in `remote.py`)."""
 
 from __future__ import annotations
 
+import enum
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 
 def changed_files(root: Path, base: str) -> set[str]:
@@ -99,3 +103,74 @@ def _git_bytes(root: Path, *args: str) -> bytes:
     if done.returncode != 0:
         raise GitError(f"git {args[0]} failed in {root}: {done.stderr.decode(errors='replace').strip()}")
     return done.stdout
+
+
+class SourceReason(enum.Enum):
+    """Why the source is Ready or not: a closed set, as in Flux's GitRepository conditions."""
+
+    SUCCEEDED = "Succeeded"
+    NO_COMMITS = "NoCommits"
+    FETCH_FAILED = "FetchFailed"  # unreachable, refused credentials, or a mirror that would not mend
+    BRANCH_NOT_FOUND = "BranchNotFound"
+    READ_FAILED = "ReadFailed"  # git could not read the documents of a revision
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceState:
+    """What the last look at the source found. `revision` is the newest commit known (None: none yet);
+    when the look failed it is the one known before, which keeps running."""
+
+    revision: str | None
+    reason: SourceReason
+    message: str
+
+    @property
+    def ready(self) -> bool:
+        return self.reason is SourceReason.SUCCEEDED
+
+
+class Source(Protocol):
+    """Where the reconciler's revisions come from."""
+
+    @property
+    def git_dir(self) -> Path:
+        """Where git reads revisions (`read_revision`)."""
+
+    def describe(self) -> dict[str, str]:
+        """For status files and logs; never credentials."""
+
+    def fetch(self) -> SourceState:
+        """Look for the newest commit (fetching it if the source is remote). Blocking; never raises."""
+
+    def workdir(self, revision: str | None) -> Path:
+        """The files tasks of a run of `revision` run in. Raises GitError."""
+
+    def keep(self, revisions: set[str]) -> None:
+        """Keep these revisions readable and their work trees; the others may go."""
+
+
+class LocalSource:
+    """A checkout on this machine: its newest commit (HEAD), read from git's object store, so an
+    uncommitted or half-written working tree is never applied. Tasks run in the working tree."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+
+    @property
+    def git_dir(self) -> Path:
+        return self._root
+
+    def describe(self) -> dict[str, str]:
+        return {"path": str(self._root.absolute())}
+
+    def fetch(self) -> SourceState:
+        revision = resolve(self._root)
+        if revision is None:
+            return SourceState(revision=None, reason=SourceReason.NO_COMMITS, message=f"no commits in {self._root}")
+        return SourceState(revision=revision, reason=SourceReason.SUCCEEDED, message=f"HEAD is {revision[:12]}")
+
+    def workdir(self, revision: str | None) -> Path:
+        return self._root
+
+    def keep(self, revisions: set[str]) -> None:
+        pass  # the repository's own history is its owner's
