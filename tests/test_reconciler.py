@@ -225,3 +225,19 @@ def test_a_standby_takes_over_when_the_active_reconciler_is_killed(tmp_path: Pat
         standby.send_signal(signal.SIGTERM)
         standby.communicate(timeout=30)
     assert standby.returncode == 0
+
+
+def test_with_watch_a_new_commit_is_applied_without_waiting_for_the_interval(tmp_path: Path) -> None:
+    repo, state, first = _repo(tmp_path)
+    reconciler = _start(repo, state, "--watch", "--interval", "1h")
+    try:
+        _wait_for(lambda: (state / "status" / "daily.json").exists(), "the first reconcile")
+        assert _status(state, "daily")["appliedRevision"] == first
+        write(repo, "orchestrations/weekly.yaml", ORCHESTRATION.format(name="weekly", config="ex/a"))
+        second = _commit(repo, "add weekly")
+        _wait_for(lambda: (state / "status" / "weekly.json").exists(), "the commit to be applied", timeout=5)
+        assert _status(state, "weekly")["appliedRevision"] == second
+    finally:
+        reconciler.send_signal(signal.SIGTERM)
+        _, err = reconciler.communicate(timeout=30)
+    assert reconciler.returncode == 0, err

@@ -10,6 +10,7 @@ from the remote, once per look. Revisions that orchestrations still apply are pi
 
 from __future__ import annotations
 
+import configparser
 import os
 import shutil
 import subprocess
@@ -50,7 +51,7 @@ class RemoteSource:
     def fetch(self) -> SourceState:
         try:
             self._fetch()
-        except GitError as first:
+        except (GitError, OSError) as first:
             return self._diagnose(first)
         return self._fetched()
 
@@ -65,7 +66,7 @@ class RemoteSource:
             message=f"fetched {self._branch} at {revision[:12]} from {self._credentials.url}",
         )
 
-    def _diagnose(self, error: GitError) -> SourceState:
+    def _diagnose(self, error: GitError | OSError) -> SourceState:
         known = resolve(self._mirror, self._tracking) if self._mirror.is_dir() else None
         heads = self._ls_remote()
         if heads is None:
@@ -79,7 +80,7 @@ class RemoteSource:
         try:  # the remote answers and has the branch: our mirror is what is broken
             self._rebuild()
             self._fetch()
-        except GitError as again:
+        except (GitError, OSError) as again:
             return SourceState(revision=known, reason=SourceReason.FETCH_FAILED, message=str(again))
         return self._fetched()
 
@@ -92,13 +93,14 @@ class RemoteSource:
         import git  # noqa: PLC0415 - GitPython costs 80 ms to import; only a remote source needs it
 
         if not self._mirror.is_dir():
+            _discard(self._mirror)
             self._create()
         try:
             repo = git.Repo(self._mirror)
             origin = repo.remote("origin")
             if origin.url != self._credentials.url:  # --git changed between starts
                 origin.set_url(self._credentials.url)
-        except (git.GitError, ValueError, OSError) as exc:
+        except (git.GitError, ValueError, OSError, configparser.Error) as exc:  # damaged files of any kind
             raise GitError(f"the mirror {self._mirror} is unreadable: {type(exc).__name__}") from None
         return repo
 
@@ -107,7 +109,7 @@ class RemoteSource:
 
         self._root.mkdir(parents=True, exist_ok=True)
         building = self._root / f".mirror.{os.getpid()}.tmp"
-        shutil.rmtree(building, ignore_errors=True)
+        _discard(building)
         try:
             repo = git.Repo.init(building, bare=True)
             repo.create_remote("origin", self._credentials.url)
@@ -119,10 +121,10 @@ class RemoteSource:
     def _rebuild(self) -> None:
         """Replace the mirror by an empty one (the remote fills it again)."""
         broken = self._root / f".mirror.{os.getpid()}.broken"
-        shutil.rmtree(broken, ignore_errors=True)
-        if self._mirror.exists():
-            self._mirror.rename(broken)
-        shutil.rmtree(broken, ignore_errors=True)
+        _discard(broken)
+        if self._mirror.exists() or self._mirror.is_symlink():
+            self._mirror.rename(broken)  # out of the way at once: a half-deleted mirror is never opened
+        _discard(broken)
         self._create()
 
     def _ls_remote(self) -> list[str] | None:
@@ -189,8 +191,8 @@ class RemoteSource:
         return target
 
     def keep(self, revisions: set[str]) -> None:
-        """Pin `revisions` in the mirror and drop the pins and work trees of all others (and any
-        temporary leftovers of a killed process)."""
+        """Pin `revisions` in the mirror and drop the pins and work trees of all others, and what a
+        killed process left half-built."""
         if self._mirror.is_dir():
             pinned = set(_git_lines(self._mirror, "for-each-ref", "--format=%(refname)", KEEP_PREFIX))
             wanted = {KEEP_PREFIX + r for r in revisions}
@@ -198,10 +200,20 @@ class RemoteSource:
                 _git_lines(self._mirror, "update-ref", "-d", ref)
             for ref in sorted(wanted - pinned):  # one by one: a revision the mirror lost must not stop the rest
                 _git_lines(self._mirror, "update-ref", ref, ref.removeprefix(KEEP_PREFIX))
+        ours = f".{os.getpid()}.tmp"  # being built by a thread of this process right now
+        leftovers = [e for e in self._root.glob(".mirror.*") if not e.name.endswith(ours)]
         if self._trees.is_dir():
-            for entry in self._trees.iterdir():
-                if entry.name not in revisions:
-                    shutil.rmtree(entry, ignore_errors=True)
+            leftovers += [e for e in self._trees.iterdir() if e.name not in revisions and not e.name.endswith(ours)]
+        for entry in leftovers:
+            _discard(entry)
+
+
+def _discard(path: Path) -> None:
+    """Remove a file, a link or a folder (and what is in it), if there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _git_lines(root: Path, *args: str) -> list[str]:
