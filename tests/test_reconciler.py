@@ -231,11 +231,11 @@ def test_with_watch_a_new_commit_is_applied_without_waiting_for_the_interval(tmp
     repo, state, first = _repo(tmp_path)
     reconciler = _start(repo, state, "--watch", "--interval", "1h")
     try:
-        _wait_for(lambda: (state / "status" / "daily.json").exists(), "the first reconcile")
+        _wait_for((state / "status" / "daily.json").exists, "the first reconcile")
         assert _status(state, "daily")["appliedRevision"] == first
         write(repo, "orchestrations/weekly.yaml", ORCHESTRATION.format(name="weekly", config="ex/a"))
         second = _commit(repo, "add weekly")
-        _wait_for(lambda: (state / "status" / "weekly.json").exists(), "the commit to be applied", timeout=5)
+        _wait_for((state / "status" / "weekly.json").exists, "the commit to be applied", timeout=5)
         assert _status(state, "weekly")["appliedRevision"] == second
     finally:
         reconciler.send_signal(signal.SIGTERM)

@@ -157,7 +157,7 @@ class Reconciler:
                 self._runner.cancel_all("the reconciler stopped")
                 await asyncio.wait(pending)
         self.write_statuses()
-        self.write_reconciler_status()
+        self.write_reconciler_status(stopped=True)
         await self._app.ledger.sync_async()
 
     # -- the source ----------------------------------------------------------------------------------
@@ -344,8 +344,9 @@ class Reconciler:
             )
             write_json(self._app.state.status / f"{name}.json", status)
 
-    def write_reconciler_status(self) -> None:
-        """`status/_reconciler.json`: the source, the last reconcile and a heartbeat for health checks."""
+    def write_reconciler_status(self, *, stopped: bool = False) -> None:
+        """`status/_reconciler.json`: the source, the last reconcile and a heartbeat for health checks
+        (`stoppedAt` once it has stopped)."""
         now, state = self._app.clock.now(), self._source_state
         not_ready = sorted(n for n, d in self._desired.items() if not d.ready)
         write_json(
@@ -374,5 +375,6 @@ class Reconciler:
                 "activeRuns": len(self._runs),
                 "heartbeatIntervalSeconds": HEARTBEAT_SECONDS,
                 "updatedAt": format_time(now),
+                "stoppedAt": format_time(now) if stopped else None,
             },
         )
