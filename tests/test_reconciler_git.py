@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 
 from orchrecon.cli import main
+from orchrecon.gitsource.remote import RemoteSource
 from tests.builders import ORCHESTRATION, clone_with_remote, git, write
 from tests.conftest import ROOT
 from tests.gitserver import git_http_server
@@ -246,3 +247,15 @@ def test_usage_errors_of_a_remote_source(tmp_path: Path, capsys: pytest.CaptureF
         "orchrecon: error: --branch needs --git URL",
         "orchrecon: error: --watch follows a local checkout; a remote one (--git) is fetched every --interval",
     ]
+
+
+def test_a_revision_fetched_before_a_crash_is_applied_while_the_remote_is_down(
+    remote: tuple[str, Path, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, _, first = remote
+    state = tmp_path / "state"
+    assert RemoteSource(url, "main", state / "source", {}).fetch().ready  # then the process died
+    Path(url).rename(tmp_path / "away.git")
+    code, err = _pass(url, state, capsys)
+    assert (code, err.split(":")[:3]) == (1, ["orchrecon", " error", " source not ready (FetchFailed)"])
+    assert _ready(_status(state, "daily")) == ("True", "ReconciliationSucceeded", first)

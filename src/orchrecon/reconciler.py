@@ -163,16 +163,16 @@ class Reconciler:
     # -- the source ----------------------------------------------------------------------------------
 
     def apply_source(self, state: SourceState) -> bool:
-        """Take what a look at the source found; apply its revision if it is new. True if anything a
+        """Take what a look at the source found; apply its revision if it is new (even when the look
+        failed: a revision fetched by an earlier process is still the newest known). True if anything a
         status shows changed."""
         now = self._app.clock.now()
         before, self._source_state, self._source_checked = self._source_state, state, now
-        if not state.ready:
-            if state.reason != before.reason or state.message != before.message:
-                self._log("source not ready", {"reason": state.reason.value, "message": state.message})
-            return state != before
+        if not state.ready and (state.reason, state.message) != (before.reason, before.message):
+            self._log("source not ready", {"reason": state.reason.value, "message": state.message})
         if state.revision is None or state.revision == self._revision:
-            self._keep()  # a rebuilt mirror pins its revisions again
+            if state.ready:
+                self._keep()  # a rebuilt mirror pins its revisions again
             return state != before
         try:
             validation = self._validate_revision(state.revision)
