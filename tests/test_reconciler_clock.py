@@ -118,3 +118,72 @@ def test_after_a_downtime_missed_slots_are_recorded_and_the_latest_is_caught_up(
     ]
     assert [r["trigger"] for r in _records(app, "run.requested")] == ["schedule"]
     assert [r["status"] for r in _records(app, "run.finished")] == ["success"]
+
+
+PAIR = """\
+import json, os, pathlib, sys, time
+me = os.environ["ORCHRECON_TASK"]
+other = pathlib.Path("b.running" if me == "a" else "a.running")
+pathlib.Path(f"{me}.running").touch()
+deadline = time.monotonic() + 10
+while json.loads(os.environ["ORCHRECON_PARAMETERS"])["wait"] and not other.exists():
+    if time.monotonic() > deadline:
+        sys.exit("never ran beside the other task")
+    time.sleep(0.01)
+print("together" if other.exists() else "alone")
+time.sleep(0.2)
+pathlib.Path(f"{me}.running").unlink()
+"""
+
+PAIRED = """\
+apiVersion: orchrecon/v1
+kind: Orchestration
+metadata: {name: paired}
+spec:
+  phases:
+    - name: main
+      tasks: [{name: a, config: ex/pair-a}, {name: b, config: ex/pair-b}]
+  schedules: [{cron: "0 2 * * *", timezone: Europe/Prague}]
+"""
+
+PAIR_CONFIG = """\
+apiVersion: orchrecon/v1
+kind: Configuration
+metadata: {{component: ex, name: pair-{name}}}
+spec:
+  run: {{command: [python, jobs/pair.py]}}
+  parameters: {{wait: {wait}}}
+"""
+
+
+def _push_pair(clone: Path, limit: int, *, wait: bool) -> None:
+    write(clone, "orchrecon.yaml", f"apiVersion: orchrecon/v1\nkind: Project\nspec: {{maxParallelJobs: {limit}}}\n")
+    write(clone, "orchestrations/paired.yaml", PAIRED)
+    write(clone, "jobs/pair.py", PAIR)
+    for name in "ab":
+        write(clone, f"configurations/ex/pair-{name}.yaml", PAIR_CONFIG.format(name=name, wait=str(wait).lower()))
+    git(clone, "add", "-A")
+    git(clone, "commit", "-qm", f"maxParallelJobs {limit}")
+    git(clone, "push", "-q", "origin", "main")
+
+
+def _slot_run(url: str, state: Path, clock: FakeClock) -> list[str]:
+    """Reconcile at 01:50 Prague, then at the 02:00 slot; the slot's run's task outputs."""
+    for step in (timedelta(0), timedelta(minutes=10, seconds=5)):
+        clock.advance(step)
+        app, reconciler = _reconciler(url, state, clock)
+        asyncio.run(reconciler.serve(once=True))
+        reconciler.release()
+    run = _records(app, "run.finished")[-1]
+    assert run["status"] == "success", run
+    return [(state / "logs" / run["run"] / f"{t}.log").read_text().strip() for t in "ab"]
+
+
+def test_the_reconciler_runs_tasks_within_the_applied_revisions_max_parallel_jobs(tmp_path: Path) -> None:
+    clone = clone_with_remote(tmp_path)
+    url, state, clock = str(tmp_path / "remote.git"), tmp_path / "state", FakeClock(START)
+    _push_pair(clone, 1, wait=False)
+    assert _slot_run(url, state, clock) == ["alone", "alone"]
+    _push_pair(clone, 2, wait=True)  # would wait 10 s in vain, and fail, if the limit stayed 1
+    clock.advance(timedelta(days=1, minutes=-10, seconds=-5))
+    assert _slot_run(url, state, clock) == ["together", "together"]

@@ -55,6 +55,7 @@ class Reconciler:
         self._interval = interval
         self._log = log
         self._runner: Runner = app.runner(max_parallel_jobs=max_parallel_jobs, workdir=source.workdir)
+        self._parallel = max_parallel_jobs
         self._desired: dict[str, Desired] = {}
         self._revision: str | None = None
         self._source_state = SourceState(revision=None, reason=SourceReason.NO_COMMITS, message="not looked yet")
@@ -116,6 +117,7 @@ class Reconciler:
         never delays a decision; the loop sleeps until the next due slot, a wake-up or the next ledger
         poll, whichever comes first."""
         loop = asyncio.get_running_loop()
+        self._follow_parallel_limit(self._revision)  # restored definitions carry their project's limit
         next_fetch = next_beat = 0.0
         fetching: asyncio.Task[SourceState] | None = None
         changed = True  # the first pass always writes the status files
@@ -187,6 +189,7 @@ class Reconciler:
         self._desired = desired_state.reconcile(self._desired, validation, revision)
         self._revision = revision
         self._follow(now)
+        self._follow_parallel_limit(revision)
         self._keep()
         not_ready = sorted(n for n, d in self._desired.items() if not d.ready)
         record = self._app.ledger.append_one(
@@ -205,6 +208,16 @@ class Reconciler:
             "errors": len(validation.errors),
         }
         self._log("reconciled", {"revision": revision, "notReady": not_ready, "errors": len(validation.errors)})
+
+    def _follow_parallel_limit(self, revision: str | None) -> None:
+        """Run tasks within the project's `maxParallelJobs` of the newest applied revision."""
+        applied = [d.applied for d in self._desired.values() if d.applied is not None]
+        newest = [a.max_parallel_jobs for a in applied if revision is None or a.revision == revision]
+        limit = max(newest or [a.max_parallel_jobs for a in applied] or [self._parallel])
+        if limit != self._parallel:
+            self._runner.resize(limit)
+            self._log("parallel limit", {"maxParallelJobs": limit, "was": self._parallel})
+            self._parallel = limit
 
     def _keep(self) -> None:
         applied = {d.applied_revision for d in self._desired.values() if d.applied_revision}

@@ -69,6 +69,8 @@ class Runner:
         self._environ = environ
         self._workdir = workdir  # a revision's files, where its tasks run
         self._slots = asyncio.Semaphore(max_parallel_jobs)
+        self._limit = max_parallel_jobs
+        self._shrinking: set[asyncio.Task[object]] = set()  # slots taken out of use by `resize`
         self._observer = observer
         self._owned: dict[str, FileLock] = {}
         self._requests: dict[str, tuple[Record, Position]] = {}
@@ -135,6 +137,16 @@ class Runner:
         self.stop_new_runs(reason)
         for run_id in [*self._active, *self._requests]:
             self.cancel(run_id, reason)
+
+    def resize(self, max_parallel_jobs: int) -> None:
+        """Change how many tasks may run at once (a new revision's `maxParallelJobs`); tasks already
+        running go on, new ones start within the new limit."""
+        delta, self._limit = max_parallel_jobs - self._limit, max_parallel_jobs
+        for _ in range(delta):
+            self._slots.release()
+        for _ in range(-delta):  # hold the surplus slots as they come free; the hot path stays a plain semaphore
+            taken = asyncio.get_running_loop().create_task(self._slots.acquire())
+            self._shrinking.add(taken)
 
     # -- executing -----------------------------------------------------------------------------------
 
