@@ -51,6 +51,11 @@ def _command(argv: list[str]) -> list[str]:
     return [sys.executable, "-m", "orchrecon", *argv[1:]]
 
 
+def _reconciled(state: Path) -> bool:
+    path = state / "status" / "_reconciler.json"
+    return path.exists() and json.loads(path.read_text())["lastReconcile"] is not None
+
+
 def test_the_entrypoint_reconciles_a_remote_and_the_health_check_follows_it(tmp_path: Path) -> None:
     clone_with_remote(tmp_path)
     env = {**os.environ, **_env(), "ORCHRECON_STATE_DIR": str(tmp_path / "state")}
@@ -60,9 +65,10 @@ def test_the_entrypoint_reconciles_a_remote_and_the_health_check_follows_it(tmp_
     reconciler = subprocess.Popen([*entrypoint, *command], env=env, cwd=tmp_path, stdout=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 20
-        while subprocess.run(health, env=env, cwd=tmp_path, capture_output=True, check=False).returncode != 0:
-            assert time.monotonic() < deadline, "the health check never passed"
-            time.sleep(0.1)
+        while not _reconciled(tmp_path / "state"):
+            assert time.monotonic() < deadline, "the remote was never reconciled"
+            time.sleep(0.05)
+        assert subprocess.run(health, env=env, cwd=tmp_path, capture_output=True, check=False).returncode == 0
     finally:
         reconciler.send_signal(signal.SIGTERM)
         out, _ = reconciler.communicate(timeout=30)

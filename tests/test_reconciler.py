@@ -125,10 +125,13 @@ def test_tables_touched_from_another_process_fire_the_trigger_and_the_cooldown_s
     reconciler = _start(repo, state)
     try:
         _wait_for(lambda: any(r["type"] == "trigger.armed" for r in _records(state)), "the trigger to be armed")
+        _wait_for((state / "status" / "daily.json").exists, "the first statuses")
+        untouched = (state / "status" / "daily.json").stat().st_mtime_ns
         _touch(repo, state, "in.c-ex.a")
         touched = _touch(repo, state, "in.c-ext.b")
         _wait_for(lambda: any(r["type"] == "trigger.fired" for r in _records(state)), "the trigger to fire")
         assert time.monotonic() - touched < 2.0
+        assert (state / "status" / "daily.json").stat().st_mtime_ns == untouched  # only statuses a change touches
         fired = next(r for r in _records(state) if r["type"] == "trigger.fired")
         assert fired["run"] in [r["run"] for r in _records(state) if r["type"] == "run.requested"]
         _touch(repo, state, "in.c-ex.a")

@@ -69,6 +69,10 @@ class Reconciler:
         self._armed: dict[str, datetime] = {}
         self._runs: set[asyncio.Task[object]] = set()
         self._running_revisions: Counter[str] = Counter()  # their files must stay while they run
+        self._by_table: dict[str, list[str]] = {}  # table -> orchestrations whose trigger lists it
+        self._run_owner: dict[str, str] = {}  # unfinished run -> its orchestration
+        self._dirty: set[str] = set()  # orchestrations whose status must be written again
+        self._all_dirty = True
         self._lock = FileLock(app.state.locks / "reconciler.lock")
         self._wake = asyncio.Event()
         self._stopping = False
@@ -86,6 +90,7 @@ class Reconciler:
         self._starts = {o: parse_time(at) for o, at in store.last_run_starts().items()}
         self._armed = {k: parse_time(at) for k, at in store.marks().items()}
         self._desired = desired_state.restore(store.applied_revisions(), self._validate_revision)
+        self._index_triggers()
         self._position = self._app.ledger.end()
 
     @property
@@ -134,8 +139,7 @@ class Reconciler:
                 fetching = None
                 next_fetch = loop.time() + self._interval.total_seconds()
             changed |= self.evaluate(self._app.clock.now())
-            if changed:  # idle polls must not rewrite every status file
-                self.write_statuses()
+            self.write_statuses()  # only those a change touched: with 10,000 orchestrations that matters
             if changed or loop.time() >= next_beat:
                 self.write_reconciler_status()
                 next_beat = loop.time() + HEARTBEAT_SECONDS
@@ -188,6 +192,7 @@ class Reconciler:
     def _apply(self, validation: Validation, revision: str, now: datetime) -> None:
         self._desired = desired_state.reconcile(self._desired, validation, revision)
         self._revision = revision
+        self._index_triggers()
         self._follow(now)
         self._follow_parallel_limit(revision)
         self._keep()
@@ -208,6 +213,15 @@ class Reconciler:
             "errors": len(validation.errors),
         }
         self._log("reconciled", {"revision": revision, "notReady": not_ready, "errors": len(validation.errors)})
+
+    def _index_triggers(self) -> None:
+        """Which orchestrations each table update concerns; every status is written again."""
+        self._all_dirty = True
+        self._by_table = {}
+        for name, d in self._desired.items():
+            if d.applied is not None and d.applied.orchestration.trigger is not None:
+                for table in d.applied.orchestration.trigger.tables:
+                    self._by_table.setdefault(table, []).append(name)
 
     def _follow_parallel_limit(self, revision: str | None) -> None:
         """Run tasks within the project's `maxParallelJobs` of the newest applied revision."""
@@ -263,6 +277,7 @@ class Reconciler:
             name, schedule = self._book.schedules[key]
             decisions = classify(schedule, self._book.take(key, now), now=now)
             self._record_slots(name, key, decisions)
+            self._dirty.add(name)  # its next fire times moved on
             changed = True
         for position, record in self._app.ledger.read(self._position):
             self._position = position
@@ -287,15 +302,32 @@ class Reconciler:
         kind = record.get("type")
         if kind == "run.requested":
             self._starts[record["orchestration"]] = parse_time(record["time"])
-        elif kind == "run.started":
-            pass  # the request time already counts: a pending run is the last run
+            self._run_owner[record["run"]] = record["orchestration"]
         elif kind == "table.updated":
             at = parse_time(record["time"])
             self._updates[record["table"]] = at
+            self._dirty.update(self._by_table.get(record["table"], ()))  # a table's last update is shown
             self._decide_triggers(record["table"], at)
+        self._dirty.add(self._owner(record))
+
+    def _owner(self, record: Record) -> str:
+        """The orchestration a record is about ('' if none): named, or found through its run."""
+        if "orchestration" in record:
+            return str(record["orchestration"])
+        run = record.get("run")
+        if not isinstance(run, str):
+            return ""
+        owner = self._run_owner.get(run)
+        if owner is None:  # a run requested before this reconciler started
+            view = self._app.store.get(run)
+            owner = view.orchestration if view else ""
+        if record.get("type") == "run.finished":
+            self._run_owner.pop(run, None)
+        return owner
 
     def _decide_triggers(self, table: str, now: datetime) -> None:
-        for name, d in self._desired.items():
+        for name in self._by_table.get(table, ()):
+            d = self._desired[name]
             orchestration = d.applied.orchestration if d.applied else None
             if orchestration is None or orchestration.trigger is None or table not in orchestration.trigger.tables:
                 continue
@@ -340,8 +372,12 @@ class Reconciler:
     # -- status --------------------------------------------------------------------------------------
 
     def write_statuses(self) -> None:
+        """Write the status of every orchestration a change touched (all after a new revision)."""
+        names = list(self._desired) if self._all_dirty else [n for n in self._dirty if n in self._desired]
+        self._all_dirty, self._dirty = False, set()
         store, now = self._app.store, self._app.clock.now()
-        for name, d in self._desired.items():
+        for name in names:
+            d = self._desired[name]
             orchestration = d.applied.orchestration if d.applied else None
             trigger_state = None
             armed = None
