@@ -34,7 +34,7 @@ from orchrecon.scheduling import (
     slot_records,
     undecided,
 )
-from orchrecon.status import orchestration_status, write_json
+from orchrecon.status import RECENT_RUNS, orchestration_status, write_json
 from orchrecon.triggers import TriggerView, Verdict, evaluate, trigger_key, trigger_record
 from orchrecon.validation import Validation, validate_files
 
@@ -375,7 +375,8 @@ class Reconciler:
         """Write the status of every orchestration a change touched (all after a new revision)."""
         names = list(self._desired) if self._all_dirty else [n for n in self._dirty if n in self._desired]
         self._all_dirty, self._dirty = False, set()
-        store, now = self._app.store, self._app.clock.now()
+        now = self._app.clock.now()
+        recent = self._app.store.recent_of(names, RECENT_RUNS) if names else {}
         for name in names:
             d = self._desired[name]
             orchestration = d.applied.orchestration if d.applied else None
@@ -388,9 +389,7 @@ class Reconciler:
                 if armed_at:
                     view = TriggerView(armed_at=armed_at, last_run_start=self._starts.get(name), updates=self._updates)
                     trigger_state = evaluate(orchestration.trigger, view, now, suspended=orchestration.suspend)
-            status = orchestration_status(
-                d, now=now, trigger=trigger_state, trigger_armed=armed, runs=store.recent(name, 10)
-            )
+            status = orchestration_status(d, now=now, trigger=trigger_state, trigger_armed=armed, runs=recent[name])
             write_json(self._app.state.status / f"{name}.json", status)
 
     def write_reconciler_status(self, *, stopped: bool = False) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +57,9 @@ class RunSummary:
     finished_at: str | None
 
 
+FEW_NAMES = 500  # up to this many orchestrations are looked up by name, not by ranking every run
+
+
 class RunStore:
     def __init__(self, ledger: Ledger, index: Path) -> None:
         self._ledger = ledger
@@ -102,6 +105,24 @@ class RunStore:
         with self._connect() as db:
             rows = db.execute(query + " ORDER BY seq DESC LIMIT ?", (*args, limit)).fetchall()
         return [_summary(row) for row in rows]
+
+    def recent_of(self, orchestrations: Collection[str], limit: int) -> dict[str, list[RunSummary]]:
+        """`recent(name, limit)` for many orchestrations at once: one look at the ledger, one query."""
+        self.refresh()
+        wanted = set(orchestrations)
+        found: dict[str, list[RunSummary]] = {name: [] for name in wanted}
+        few = len(wanted) <= FEW_NAMES  # then only their rows are ranked (a status or two after each event)
+        where = f" WHERE orchestration IN ({','.join('?' * len(wanted))})" if few else ""
+        query = (
+            "SELECT id, orchestration, seq, status, trigger, requested_at, started_at, finished_at FROM ("
+            f" SELECT *, row_number() OVER (PARTITION BY orchestration ORDER BY seq DESC) AS nth FROM runs{where}"
+            ") WHERE nth <= ? ORDER BY seq DESC"
+        )
+        with self._connect() as db:
+            for row in db.execute(query, (*(sorted(wanted) if few else ()), limit)):
+                if row[1] in wanted:
+                    found[row[1]].append(_summary(row))
+        return found
 
     def unfinished(self, orchestration: str | None = None) -> list[RunSummary]:
         """Runs still waiting or processing, oldest request first."""
