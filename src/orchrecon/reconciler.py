@@ -25,6 +25,7 @@ from orchrecon.gitsource import GitError, Source, SourceReason, SourceState
 from orchrecon.ledger import Record
 from orchrecon.locks import FileLock
 from orchrecon.runner import Runner, recover
+from orchrecon.runstore import RunSummary
 from orchrecon.scheduling import (
     ScheduleBook,
     SlotDecision,
@@ -34,7 +35,7 @@ from orchrecon.scheduling import (
     slot_records,
     undecided,
 )
-from orchrecon.status import RECENT_RUNS, orchestration_status, write_json
+from orchrecon.status import RECENT_RUNS, orchestration_status, write_json, write_many
 from orchrecon.triggers import TriggerView, Verdict, evaluate, trigger_key, trigger_record
 from orchrecon.validation import Validation, validate_files
 
@@ -377,20 +378,20 @@ class Reconciler:
         self._all_dirty, self._dirty = False, set()
         now = self._app.clock.now()
         recent = self._app.store.recent_of(names, RECENT_RUNS) if names else {}
-        for name in names:
-            d = self._desired[name]
-            orchestration = d.applied.orchestration if d.applied else None
-            trigger_state = None
-            armed = None
-            if orchestration and orchestration.trigger:
-                key = trigger_key(name, orchestration.trigger)
-                armed_at = self._armed.get(key)
-                armed = format_time(armed_at) if armed_at else None
-                if armed_at:
-                    view = TriggerView(armed_at=armed_at, last_run_start=self._starts.get(name), updates=self._updates)
-                    trigger_state = evaluate(orchestration.trigger, view, now, suspended=orchestration.suspend)
-            status = orchestration_status(d, now=now, trigger=trigger_state, trigger_armed=armed, runs=recent[name])
-            write_json(self._app.state.status / f"{name}.json", status)
+        write_many(self._app.state.status, ((f"{name}.json", self._status(name, now, recent[name])) for name in names))
+
+    def _status(self, name: str, now: datetime, runs: list[RunSummary]) -> dict[str, Any]:
+        d = self._desired[name]
+        orchestration = d.applied.orchestration if d.applied else None
+        trigger_state = None
+        armed = None
+        if orchestration and orchestration.trigger:
+            armed_at = self._armed.get(trigger_key(name, orchestration.trigger))
+            armed = format_time(armed_at) if armed_at else None
+            if armed_at:
+                view = TriggerView(armed_at=armed_at, last_run_start=self._starts.get(name), updates=self._updates)
+                trigger_state = evaluate(orchestration.trigger, view, now, suspended=orchestration.suspend)
+        return orchestration_status(d, now=now, trigger=trigger_state, trigger_armed=armed, runs=runs)
 
     def write_reconciler_status(self, *, stopped: bool = False) -> None:
         """`status/_reconciler.json`: the source, the last reconcile and a heartbeat for health checks

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,13 +20,32 @@ from orchrecon.triggers import TriggerState
 
 NEXT_FIRES = 5
 RECENT_RUNS = 10
+WRITERS = 4
 
 
 def write_json(path: Path, data: Any) -> None:
     """Replace `path` atomically: readers see the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    _replace(path, _encode(data))
+
+
+def write_many(folder: Path, files: Iterable[tuple[str, Any]]) -> None:
+    """`write_json` of (name, data) pairs into `folder`. This thread encodes while a few others do the
+    file system's part (which releases the GIL): a full pass writes 10,000 files, and the two overlap."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+        for done in [pool.submit(_replace, folder / name, _encode(data)) for name, data in files]:
+            done.result()
+
+
+def _encode(data: Any) -> str:
+    # Compact: only then does json use its C encoder, 10x faster; `jq .` shows it indented.
+    return json.dumps(data, separators=(",", ":")) + "\n"
+
+
+def _replace(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    temporary.write_text(text, encoding="utf-8")
     temporary.replace(path)
 
 
