@@ -9,7 +9,7 @@ from pathlib import Path
 
 from orchrecon import state as state_dir
 from orchrecon.clock import Clock, SystemClock
-from orchrecon.errors import NotFoundError
+from orchrecon.errors import NotFoundError, UsageError
 from orchrecon.executors import Executor, TaskJob, TaskResult
 from orchrecon.executors.command import CommandExecutor
 from orchrecon.ledger import Ledger
@@ -73,7 +73,10 @@ def open_app(
     # A plain dict: tasks copy it on every start, and copying os.environ decodes every entry each time.
     environ = dict(os.environ if environ is None else environ)
     if repo is None:
-        directory = state_dir.resolve_named(state, environ).ensure()
+        named = state_dir.named(state, environ)
+        if named is None:
+            raise UsageError("a remote repository (--git) needs --state-dir or ORCHRECON_STATE_DIR")
+        directory = named.ensure()
         root = directory.source
     else:
         root = find_root(repo)

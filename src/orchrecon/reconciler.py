@@ -36,7 +36,7 @@ from orchrecon.scheduling import (
     undecided,
 )
 from orchrecon.status import RECENT_RUNS, orchestration_status, write_json, write_many
-from orchrecon.triggers import TriggerView, Verdict, evaluate, trigger_key, trigger_record
+from orchrecon.triggers import TriggerState, TriggerView, Verdict, evaluate, trigger_key, trigger_record
 from orchrecon.validation import Validation, validate_files
 
 LEDGER_POLL_SECONDS = 0.2  # how soon a table update reported by another process is decided
@@ -328,16 +328,9 @@ class Reconciler:
 
     def _decide_triggers(self, table: str, now: datetime) -> None:
         for name in self._by_table.get(table, ()):
-            d = self._desired[name]
-            orchestration = d.applied.orchestration if d.applied else None
-            if orchestration is None or orchestration.trigger is None or table not in orchestration.trigger.tables:
+            state = self._trigger_state(name, now)  # the index holds applied orchestrations with triggers only
+            if state is None:  # not armed yet
                 continue
-            key = trigger_key(name, orchestration.trigger)
-            armed = self._armed.get(key)
-            if armed is None or d.reason is desired_state.Reason.REMOVED:
-                continue
-            view = TriggerView(armed_at=armed, last_run_start=self._starts.get(name), updates=self._updates)
-            state = evaluate(orchestration.trigger, view, now, suspended=orchestration.suspend)
             record = trigger_record(name, state)
             if state.verdict is Verdict.FIRE:
                 run = self._request(name, "trigger", {})
@@ -376,22 +369,38 @@ class Reconciler:
         """Write the status of every orchestration a change touched (all after a new revision)."""
         names = list(self._desired) if self._all_dirty else [n for n in self._dirty if n in self._desired]
         self._all_dirty, self._dirty = False, set()
+        if not names:
+            return
         now = self._app.clock.now()
-        recent = self._app.store.recent_of(names, RECENT_RUNS) if names else {}
+        recent = self._app.store.recent_of(names, RECENT_RUNS)
         write_many(self._app.state.status, ((f"{name}.json", self._status(name, now, recent[name])) for name in names))
 
     def _status(self, name: str, now: datetime, runs: list[RunSummary]) -> dict[str, Any]:
         d = self._desired[name]
+        armed = self._trigger_armed(name)
+        return orchestration_status(
+            d,
+            now=now,
+            trigger=self._trigger_state(name, now),
+            trigger_armed=format_time(armed) if armed else None,
+            runs=runs,
+        )
+
+    def _trigger_armed(self, name: str) -> datetime | None:
+        """Since when the applied trigger of `name` counts updates (None: no trigger, or not armed)."""
+        d = self._desired[name]
+        trigger = d.applied.orchestration.trigger if d.applied else None
+        return self._armed.get(trigger_key(name, trigger)) if trigger else None
+
+    def _trigger_state(self, name: str, now: datetime) -> TriggerState | None:
+        """What the applied trigger of `name` would decide at `now` (None: no trigger, or not armed)."""
+        d = self._desired[name]
         orchestration = d.applied.orchestration if d.applied else None
-        trigger_state = None
-        armed = None
-        if orchestration and orchestration.trigger:
-            armed_at = self._armed.get(trigger_key(name, orchestration.trigger))
-            armed = format_time(armed_at) if armed_at else None
-            if armed_at:
-                view = TriggerView(armed_at=armed_at, last_run_start=self._starts.get(name), updates=self._updates)
-                trigger_state = evaluate(orchestration.trigger, view, now, suspended=orchestration.suspend)
-        return orchestration_status(d, now=now, trigger=trigger_state, trigger_armed=armed, runs=runs)
+        armed = self._trigger_armed(name)
+        if orchestration is None or orchestration.trigger is None or armed is None:
+            return None
+        view = TriggerView(armed_at=armed, last_run_start=self._starts.get(name), updates=self._updates)
+        return evaluate(orchestration.trigger, view, now, suspended=orchestration.suspend)
 
     def write_reconciler_status(self, *, stopped: bool = False) -> None:
         """`status/_reconciler.json`: the source, the last reconcile and a heartbeat for health checks

@@ -57,6 +57,9 @@ class RunSummary:
     finished_at: str | None
 
 
+_SUMMARY = (
+    "id, orchestration, seq, status, trigger, requested_at, started_at, finished_at"  # the columns `_summary` reads
+)
 FEW_NAMES = 500  # up to this many orchestrations are looked up by name, not by ranking every run
 
 
@@ -97,7 +100,7 @@ class RunStore:
     def recent(self, orchestration: str | None = None, limit: int = 20) -> list[RunSummary]:
         """The most recently requested runs first."""
         self.refresh()
-        query = "SELECT id, orchestration, seq, status, trigger, requested_at, started_at, finished_at FROM runs"
+        query = f"SELECT {_SUMMARY} FROM runs"
         args: tuple[Any, ...] = ()
         if orchestration is not None:
             query += " WHERE orchestration = ?"
@@ -114,7 +117,7 @@ class RunStore:
         few = len(wanted) <= FEW_NAMES  # then only their rows are ranked (a status or two after each event)
         where = f" WHERE orchestration IN ({','.join('?' * len(wanted))})" if few else ""
         query = (
-            "SELECT id, orchestration, seq, status, trigger, requested_at, started_at, finished_at FROM ("
+            f"SELECT {_SUMMARY} FROM ("
             f" SELECT *, row_number() OVER (PARTITION BY orchestration ORDER BY seq DESC) AS nth FROM runs{where}"
             ") WHERE nth <= ? ORDER BY seq DESC"
         )
@@ -127,7 +130,7 @@ class RunStore:
     def unfinished(self, orchestration: str | None = None) -> list[RunSummary]:
         """Runs still waiting or processing, oldest request first."""
         self.refresh()
-        query = "SELECT id, orchestration, seq, status, trigger, requested_at, started_at, finished_at FROM runs"
+        query = f"SELECT {_SUMMARY} FROM runs"
         query += " WHERE status IN ('waiting', 'processing')"
         args: tuple[Any, ...] = ()
         if orchestration is not None:

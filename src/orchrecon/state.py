@@ -62,20 +62,25 @@ class StateDir:
 
 def resolve(repo: Path, explicit: Path | None, environ: Mapping[str, str]) -> StateDir:
     """`--state-dir`, else `ORCHRECON_STATE_DIR`, else `<repo>/.orchrecon` (kept out of git)."""
+    state = named(explicit, environ)
+    if state is not None:
+        return state
+    _exclude_from_git(repo)
+    return default(repo)
+
+
+def named(explicit: Path | None, environ: Mapping[str, str]) -> StateDir | None:
+    """`--state-dir`, else `ORCHRECON_STATE_DIR`; None when neither names one."""
     if explicit is not None:
         return StateDir(explicit.absolute())
     if environ.get("ORCHRECON_STATE_DIR"):
         return StateDir(Path(environ["ORCHRECON_STATE_DIR"]).absolute())
-    state = StateDir(repo.absolute() / DEFAULT_NAME)
-    _exclude_from_git(repo)
-    return state
+    return None
 
 
-def resolve_named(explicit: Path | None, environ: Mapping[str, str]) -> StateDir:
-    """`--state-dir`, else `ORCHRECON_STATE_DIR`; UsageError when neither names one."""
-    if explicit is None and not environ.get("ORCHRECON_STATE_DIR"):
-        raise UsageError("a remote repository (--git) needs --state-dir or ORCHRECON_STATE_DIR")
-    return StateDir((explicit or Path(environ["ORCHRECON_STATE_DIR"])).absolute())
+def default(repo: Path) -> StateDir:
+    """The repository's own state directory, `<repo>/.orchrecon`."""
+    return StateDir(repo.absolute() / DEFAULT_NAME)
 
 
 def _exclude_from_git(repo: Path) -> None:

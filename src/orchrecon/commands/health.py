@@ -51,11 +51,7 @@ def run(
         limit = parse_duration(max_age) if max_age else None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if state_dir is not None or environ.get("ORCHRECON_STATE_DIR"):
-        status_dir = state.resolve_named(state_dir, environ).status
-    else:
-        status_dir = state.StateDir(find_root(repo).absolute() / state.DEFAULT_NAME).status
-    path = status_dir / "_reconciler.json"
+    path = (state.named(state_dir, environ) or state.default(find_root(repo))).status / "_reconciler.json"
     try:
         status = json.loads(path.read_text(encoding="utf-8"))
         beat, every = parse_time(status["updatedAt"]), float(status["heartbeatIntervalSeconds"])

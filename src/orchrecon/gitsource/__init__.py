@@ -26,7 +26,8 @@ def changed_files(root: Path, base: str) -> set[str]:
     return {line for line in out.splitlines() if line}
 
 
-def _git(root: Path, *args: str) -> str | None:
+def git_output(root: Path, *args: str) -> str | None:
+    """What `git ARGS` run in `root` printed (stripped), or None if it failed or could not run."""
     try:
         done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False, timeout=30)
     except (OSError, subprocess.SubprocessError):
@@ -37,16 +38,16 @@ def _git(root: Path, *args: str) -> str | None:
 def working_tree_revision(root: Path) -> tuple[str | None, bool]:
     """The commit checked out at `root` and whether the repository's files differ from it (None, False
     outside git)."""
-    head = _git(root, "rev-parse", "HEAD")
+    head = git_output(root, "rev-parse", "HEAD")
     if head is None:
         return None, False
-    status = _git(root, "status", "--porcelain", "--untracked-files=normal", "--", ".")
+    status = git_output(root, "status", "--porcelain", "--untracked-files=normal", "--", ".")
     return head, bool(status)
 
 
 def user_email(root: Path) -> str | None:
     """git's `user.email` as seen from `root`."""
-    return _git(root, "config", "user.email") or None
+    return git_output(root, "config", "user.email") or None
 
 
 DOCUMENT_PATHS = ("orchrecon.yaml", "orchrecon.yml", "configurations", "orchestrations")
@@ -54,7 +55,7 @@ DOCUMENT_PATHS = ("orchrecon.yaml", "orchrecon.yml", "configurations", "orchestr
 
 def resolve(root: Path, rev: str = "HEAD") -> str | None:
     """The commit `rev` names in the repository at `root`, or None (no commits, unknown ref, not git)."""
-    return _git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+    return git_output(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
 
 
 def read_revision(root: Path, commit: str) -> dict[str, bytes]:

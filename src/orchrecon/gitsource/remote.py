@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchrecon.gitsource import GitError, SourceReason, SourceState, resolve
+from orchrecon.gitsource import GitError, SourceReason, SourceState, git_output, resolve
 from orchrecon.gitsource.credentials import Credentials
 
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ class RemoteSource:
             return target
         self._trees.mkdir(parents=True, exist_ok=True)
         building = self._trees / f".{revision}.{os.getpid()}.tmp"
-        shutil.rmtree(building, ignore_errors=True)
+        _discard(building)
         archive = subprocess.Popen(
             ["git", "archive", "--format=tar", revision],
             cwd=self._mirror,
@@ -181,11 +181,11 @@ class RemoteSource:
         except (tarfile.TarError, OSError) as exc:
             archive.kill()
             archive.wait()
-            shutil.rmtree(building, ignore_errors=True)
+            _discard(building)
             raise GitError(f"cannot check out {revision[:12]} into {self._trees}: {exc}") from None
         _, err = archive.communicate()
         if archive.returncode != 0:
-            shutil.rmtree(building, ignore_errors=True)
+            _discard(building)
             raise GitError(f"git archive {revision[:12]} failed: {err.decode(errors='replace').strip()}")
         building.rename(target)
         return target
@@ -194,12 +194,12 @@ class RemoteSource:
         """Pin `revisions` in the mirror and drop the pins and work trees of all others, and what a
         killed process left half-built."""
         if self._mirror.is_dir():
-            pinned = set(_git_lines(self._mirror, "for-each-ref", "--format=%(refname)", KEEP_PREFIX))
+            pinned = set((git_output(self._mirror, "for-each-ref", "--format=%(refname)", KEEP_PREFIX) or "").split())
             wanted = {KEEP_PREFIX + r for r in revisions}
             for ref in pinned - wanted:
-                _git_lines(self._mirror, "update-ref", "-d", ref)
+                git_output(self._mirror, "update-ref", "-d", ref)
             for ref in sorted(wanted - pinned):  # one by one: a revision the mirror lost must not stop the rest
-                _git_lines(self._mirror, "update-ref", ref, ref.removeprefix(KEEP_PREFIX))
+                git_output(self._mirror, "update-ref", ref, ref.removeprefix(KEEP_PREFIX))
         ours = f".{os.getpid()}.tmp"  # being built by a thread of this process right now
         leftovers = [e for e in self._root.glob(".mirror.*") if not e.name.endswith(ours)]
         if self._trees.is_dir():
@@ -214,8 +214,3 @@ def _discard(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
-
-
-def _git_lines(root: Path, *args: str) -> list[str]:
-    done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False, timeout=60)
-    return done.stdout.split() if done.returncode == 0 else []

@@ -8,11 +8,12 @@ a commit makes is debounced into one notice.
 from __future__ import annotations
 
 import asyncio
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 from watchfiles import Change, awatch
+
+from orchrecon.gitsource import git_output
 
 STEP_MS = 50  # quiet time that ends a burst
 DEBOUNCE_MS = 400  # longest a burst is gathered
@@ -20,17 +21,10 @@ DEBOUNCE_MS = 400  # longest a burst is gathered
 
 def git_dirs(root: Path) -> tuple[Path, ...]:
     """The checkout's git directory and, for a linked work tree, the common one holding the refs."""
-    done = subprocess.run(
-        ["git", "rev-parse", "--absolute-git-dir", "--git-common-dir"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=30,
-    )
-    if done.returncode != 0:
+    out = git_output(root, "rev-parse", "--absolute-git-dir", "--git-common-dir")
+    if out is None:
         return ()
-    own, common = done.stdout.split("\n")[:2]
+    own, common = out.split("\n")[:2]
     return tuple(dict.fromkeys([Path(own), (root / common).resolve() if common else Path(own)]))
 
 
