@@ -11,16 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
 from orchrecon.cli import main
 from orchrecon.clock import SystemClock
 from orchrecon.ledger import Ledger
 from tests.builders import ORCHESTRATION, TRIGGERED, git, small_repo, write
-from tests.conftest import ROOT
-
-STATUS_SCHEMA = json.loads((ROOT / "schema" / "status.schema.json").read_text())
+from tests.statuses import read_status
 
 
 def _commit(repo: Path, message: str) -> str:
@@ -33,12 +30,6 @@ def _repo(tmp_path: Path) -> tuple[Path, Path, str]:
     repo = small_repo(tmp_path / "repo")
     git(repo, "init", "-q", "-b", "main")
     return repo, tmp_path / "state", _commit(repo, "first")
-
-
-def _status(state: Path, name: str) -> dict[str, Any]:
-    status: dict[str, Any] = json.loads((state / "status" / f"{name}.json").read_text())
-    jsonschema.validate(status, STATUS_SCHEMA)
-    return status
 
 
 def _reconcile_once(repo: Path, state: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -56,19 +47,19 @@ def test_last_good_definition_is_kept_and_the_newest_valid_commit_wins(
 ) -> None:
     repo, state, first = _repo(tmp_path)
     _reconcile_once(repo, state, capsys)
-    assert _ready(_status(state, "daily")) == ("True", "ReconciliationSucceeded")
+    assert _ready(read_status(state, "daily")) == ("True", "ReconciliationSucceeded")
     write(repo, "orchestrations/daily.yaml", "apiVersion: orchrecon/v1\nkind: Orchestration\nmetadata: {name: daily}\n")
     broken = _commit(repo, "break it")
     _reconcile_once(repo, state, capsys)  # a new process: the last good definition comes back from the ledger
-    status = _status(state, "daily")
+    status = read_status(state, "daily")
     assert _ready(status) == ("False", "ValidationFailed")
     assert (status["appliedRevision"], status["lastAttemptedRevision"]) == (first, broken)
     assert status["diagnostics"][0]["message"] == "missing required property 'spec'"
     write(repo, "orchestrations/daily.yaml", ORCHESTRATION.format(name="daily", config="ex/a"))
     fixed = _commit(repo, "fix it")
     _reconcile_once(repo, state, capsys)
-    assert _status(state, "daily")["appliedRevision"] == fixed
-    assert _ready(_status(state, "daily")) == ("True", "ReconciliationSucceeded")
+    assert read_status(state, "daily")["appliedRevision"] == fixed
+    assert _ready(read_status(state, "daily")) == ("True", "ReconciliationSucceeded")
 
 
 def test_a_removed_orchestration_says_so_and_an_older_history_is_followed(
@@ -81,10 +72,10 @@ def test_a_removed_orchestration_says_so_and_an_older_history_is_followed(
     (repo / "orchestrations" / "weekly.yaml").unlink()
     _commit(repo, "remove weekly")
     _reconcile_once(repo, state, capsys)
-    assert _ready(_status(state, "weekly")) == ("False", "Removed")
+    assert _ready(read_status(state, "weekly")) == ("False", "Removed")
     git(repo, "reset", "-q", "--hard", first)  # as after a force-push of an older history
     _reconcile_once(repo, state, capsys)
-    assert _status(state, "daily")["appliedRevision"] == first
+    assert read_status(state, "daily")["appliedRevision"] == first
     kinds = [r["type"] for _, r in Ledger(state / "ledger", SystemClock()).read()]
     assert kinds.count("reconcile.finished") == 3
 
@@ -235,11 +226,11 @@ def test_with_watch_a_new_commit_is_applied_without_waiting_for_the_interval(tmp
     reconciler = _start(repo, state, "--watch", "--interval", "1h")
     try:
         _wait_for((state / "status" / "daily.json").exists, "the first reconcile")
-        assert _status(state, "daily")["appliedRevision"] == first
+        assert read_status(state, "daily")["appliedRevision"] == first
         write(repo, "orchestrations/weekly.yaml", ORCHESTRATION.format(name="weekly", config="ex/a"))
         second = _commit(repo, "add weekly")
         _wait_for((state / "status" / "weekly.json").exists, "the commit to be applied", timeout=5)
-        assert _status(state, "weekly")["appliedRevision"] == second
+        assert read_status(state, "weekly")["appliedRevision"] == second
     finally:
         reconciler.send_signal(signal.SIGTERM)
         _, err = reconciler.communicate(timeout=30)

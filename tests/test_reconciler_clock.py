@@ -4,7 +4,6 @@ downtime the missed slots are recorded and the latest is caught up. Real git, re
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +14,7 @@ from orchrecon.gitsource.remote import RemoteSource
 from orchrecon.reconciler import Reconciler
 from tests.builders import clone_with_remote, git, write
 from tests.clocks import FakeClock
+from tests.statuses import read_status
 
 NIGHTLY = """\
 apiVersion: orchrecon/v1
@@ -95,7 +95,7 @@ def test_a_schedule_fires_on_the_injected_clock_in_the_files_of_its_revision(tmp
     assert run["status"] == "success"
     log = (tmp_path / "state" / "logs" / run["run"] / "where.log").read_text()
     assert log.strip() == str(tmp_path / "state" / "source" / "trees" / revision)
-    status = json.loads((tmp_path / "state" / "status" / "nightly.json").read_text())
+    status = read_status(tmp_path / "state", "nightly")
     assert status["schedules"][0]["next"][0] == {"utc": "2026-03-03T01:00:00Z", "local": "2026-03-03T02:00:00+01:00"}
 
 

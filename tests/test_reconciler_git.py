@@ -15,8 +15,8 @@ from orchrecon.gitsource.remote import RemoteSource
 from tests.builders import ORCHESTRATION, clone_with_remote, git, write
 from tests.conftest import ROOT
 from tests.gitserver import git_http_server
+from tests.statuses import read_status
 
-STATUS_SCHEMA = json.loads((ROOT / "schema" / "status.schema.json").read_text())
 RECONCILER_SCHEMA = json.loads((ROOT / "schema" / "reconciler-status.schema.json").read_text())
 
 
@@ -34,12 +34,6 @@ def _pass(url: str, state: Path, capsys: pytest.CaptureFixture[str]) -> tuple[in
     """One `reconcile --once` against the remote; its exit code and stderr."""
     code = main(["reconcile", "--git", url, "--branch", "main", "--state-dir", str(state), "--once"])
     return code, capsys.readouterr().err
-
-
-def _status(state: Path, name: str) -> dict[str, Any]:
-    status: dict[str, Any] = json.loads((state / "status" / f"{name}.json").read_text())
-    jsonschema.validate(status, STATUS_SCHEMA)
-    return status
 
 
 def _source(state: Path) -> dict[str, Any]:
@@ -67,13 +61,13 @@ def test_the_last_good_revision_is_kept_and_the_newest_valid_one_wins(
     url, clone, first = remote
     state = tmp_path / "state"
     assert _pass(url, state, capsys) == (0, "")
-    assert _ready(_status(state, "daily")) == ("True", "ReconciliationSucceeded", first)
+    assert _ready(read_status(state, "daily")) == ("True", "ReconciliationSucceeded", first)
     write(
         clone, "orchestrations/daily.yaml", "apiVersion: orchrecon/v1\nkind: Orchestration\nmetadata: {name: daily}\n"
     )
     broken = _push(clone, "break daily")
     assert _pass(url, state, capsys) == (0, "")
-    status = _status(state, "daily")
+    status = read_status(state, "daily")
     assert _ready(status) == ("False", "ValidationFailed", first)
     assert status["lastAttemptedRevision"] == broken
     assert status["diagnostics"] == [
@@ -88,7 +82,13 @@ def test_the_last_good_revision_is_kept_and_the_newest_valid_one_wins(
     write(clone, "orchestrations/daily.yaml", ORCHESTRATION.format(name="daily", config="ex/a"))
     fixed = _push(clone, "fix daily")
     assert _pass(url, state, capsys) == (0, "")
-    assert _ready(_status(state, "daily")) == ("True", "ReconciliationSucceeded", fixed)
+    assert _ready(read_status(state, "daily")) == ("True", "ReconciliationSucceeded", fixed)
+
+
+def _add_weekly_and_pass(clone: Path, url: str, state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write(clone, "orchestrations/weekly.yaml", ORCHESTRATION.format(name="weekly", config="ex/a"))
+    _push(clone, "add weekly")
+    assert _pass(url, state, capsys) == (0, "")
 
 
 def test_a_deleted_orchestration_says_removed_and_its_history_stays(
@@ -96,13 +96,11 @@ def test_a_deleted_orchestration_says_removed_and_its_history_stays(
 ) -> None:
     url, clone, _ = remote
     state = tmp_path / "state"
-    write(clone, "orchestrations/weekly.yaml", ORCHESTRATION.format(name="weekly", config="ex/a"))
-    _push(clone, "add weekly")
-    _pass(url, state, capsys)
+    _add_weekly_and_pass(clone, url, state, capsys)
     (clone / "orchestrations" / "weekly.yaml").unlink()
     removed = _push(clone, "remove weekly")
     assert _pass(url, state, capsys) == (0, "")
-    status = _status(state, "weekly")
+    status = read_status(state, "weekly")
     assert (status["conditions"][0]["reason"], status["lastAttemptedRevision"]) == ("Removed", removed)
     assert (status["schedules"], status["trigger"]) == ([], None)
 
@@ -112,15 +110,13 @@ def test_a_force_pushed_older_history_is_followed(
 ) -> None:
     url, clone, first = remote
     state = tmp_path / "state"
-    write(clone, "orchestrations/weekly.yaml", ORCHESTRATION.format(name="weekly", config="ex/a"))
-    _push(clone, "add weekly")
-    _pass(url, state, capsys)
+    _add_weekly_and_pass(clone, url, state, capsys)
     git(clone, "reset", "-q", "--hard", first)
     _push(clone, "rewrite history", force=True)
     rewritten = git(clone, "rev-parse", "HEAD").strip()
     assert _pass(url, state, capsys) == (0, "")
-    assert _ready(_status(state, "daily")) == ("True", "ReconciliationSucceeded", rewritten)
-    assert _status(state, "weekly")["conditions"][0]["reason"] == "Removed"
+    assert _ready(read_status(state, "daily")) == ("True", "ReconciliationSucceeded", rewritten)
+    assert read_status(state, "weekly")["conditions"][0]["reason"] == "Removed"
     assert _source(state) == {"revision": rewritten, "status": "True", "reason": "Succeeded"}
 
 
@@ -137,12 +133,12 @@ def test_an_unreachable_remote_is_reported_and_the_last_good_revision_keeps_runn
         "appear to be a git repository\n"
     )
     assert _source(state) == {"revision": first, "status": "False", "reason": "FetchFailed"}
-    assert _ready(_status(state, "daily")) == ("True", "ReconciliationSucceeded", first)
+    assert _ready(read_status(state, "daily")) == ("True", "ReconciliationSucceeded", first)
     (tmp_path / "away.git").rename(url)
     newer = _push(clone, "while it was away")
     assert _pass(url, state, capsys) == (0, "")
     assert _source(state) == {"revision": newer, "status": "True", "reason": "Succeeded"}
-    assert _status(state, "daily")["appliedRevision"] == newer
+    assert read_status(state, "daily")["appliedRevision"] == newer
 
 
 def test_a_deleted_branch_is_reported_and_a_recreated_one_is_followed(
@@ -155,10 +151,10 @@ def test_a_deleted_branch_is_reported_and_a_recreated_one_is_followed(
     code, err = _pass(url, state, capsys)
     assert (code, err) == (1, f"orchrecon: error: source not ready (BranchNotFound): branch 'main' is not in {url}\n")
     assert _source(state) == {"revision": first, "status": "False", "reason": "BranchNotFound"}
-    assert _ready(_status(state, "daily")) == ("True", "ReconciliationSucceeded", first)
+    assert _ready(read_status(state, "daily")) == ("True", "ReconciliationSucceeded", first)
     again = _push(clone, "the branch is back")
     assert _pass(url, state, capsys) == (0, "")
-    assert _status(state, "daily")["appliedRevision"] == again
+    assert read_status(state, "daily")["appliedRevision"] == again
 
 
 @pytest.mark.parametrize("damage", ["objects gone", "HEAD garbage", "config truncated", "mirror is a file"])
@@ -184,7 +180,7 @@ def test_a_damaged_or_half_written_mirror_is_rebuilt(
     newer = _push(clone, "after the damage")
     assert _pass(url, state, capsys) == (0, "")
     assert _source(state) == {"revision": newer, "status": "True", "reason": "Succeeded"}
-    assert _status(state, "daily")["appliedRevision"] == newer
+    assert read_status(state, "daily")["appliedRevision"] == newer
     assert not any(leftover.exists() for leftover in leftovers)
 
 
@@ -203,7 +199,7 @@ def test_the_last_good_revision_outlives_a_rewritten_history_and_garbage_collect
     assert _pass(url, state, capsys) == (0, "")
     git(state / "source" / "mirror.git", "gc", "-q", "--prune=now")  # as git's own gc --auto may
     assert _pass(url, state, capsys) == (0, "")  # a new process restores the last good one from the mirror
-    assert _ready(_status(state, "daily")) == ("False", "ValidationFailed", first)
+    assert _ready(read_status(state, "daily")) == ("False", "ValidationFailed", first)
     assert git(state / "source" / "mirror.git", "cat-file", "-t", first).strip() == "commit"
 
 
@@ -222,7 +218,7 @@ def test_credentials_reach_the_server_and_appear_nowhere_else(
     assert code == 1
     assert err.startswith("orchrecon: error: source not ready (FetchFailed): git fetch of http://127.0.0.1:")
     assert SECRET not in err
-    assert _status(state, "daily")["appliedRevision"] == first
+    assert read_status(state, "daily")["appliedRevision"] == first
     for path in state.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
@@ -236,7 +232,7 @@ def test_credentials_from_the_environment(
     monkeypatch.setenv("ORCHRECON_GIT_PASSWORD", SECRET)
     with git_http_server(tmp_path, username="bot", password=SECRET) as (base, _):
         assert _pass(f"{base}/remote.git", tmp_path / "state", capsys) == (0, "")
-    assert _status(tmp_path / "state", "daily")["appliedRevision"] == first
+    assert read_status(tmp_path / "state", "daily")["appliedRevision"] == first
 
 
 def test_usage_errors_of_a_remote_source(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -258,4 +254,4 @@ def test_a_revision_fetched_before_a_crash_is_applied_while_the_remote_is_down(
     Path(url).rename(tmp_path / "away.git")
     code, err = _pass(url, state, capsys)
     assert (code, err.split(":")[:3]) == (1, ["orchrecon", " error", " source not ready (FetchFailed)"])
-    assert _ready(_status(state, "daily")) == ("True", "ReconciliationSucceeded", first)
+    assert _ready(read_status(state, "daily")) == ("True", "ReconciliationSucceeded", first)
