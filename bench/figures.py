@@ -1,9 +1,11 @@
-"""How every script in bench/ prints its figures and targets, so their reports read alike."""
+"""What every script in bench/ shares: how figures and targets print, so their reports read alike, and
+how their options are checked."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from pathlib import Path
 
 
 def print_rows(rows: Sequence[tuple[str, str]]) -> None:
@@ -29,3 +31,10 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def out_problem(out: Path | None) -> str | None:
+    """Why `--out` cannot be used (it must be an empty or new folder), or None."""
+    if out is not None and out.exists() and (not out.is_dir() or any(out.iterdir())):
+        return f"--out {out} must be an empty or new folder"
+    return None

@@ -39,7 +39,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from figures import positive, print_rows, print_targets
+from figures import out_problem, positive, print_rows, print_targets
 
 from orchrecon.model import Orchestration
 from orchrecon.repository import validate_tree
@@ -476,8 +476,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.out is not None and args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
-        print(f"plan.py: --out {args.out} must be an empty or new folder", file=sys.stderr)
+    problem = out_problem(args.out)
+    if problem:
+        print(f"plan.py: {problem}", file=sys.stderr)
         return 2
     try:
         for name in TIME_ZONES:

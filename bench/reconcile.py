@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from figures import positive, print_rows, print_targets
+from figures import out_problem, positive, print_rows, print_targets
 from plan import Generated, generate, print_stats
 
 import orchrecon
@@ -614,8 +614,9 @@ def run(args: argparse.Namespace, work: Path) -> Results:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.out is not None and args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
-        print(f"reconcile.py: --out {args.out} must be an empty or new folder", file=sys.stderr)
+    problem = out_problem(args.out)
+    if problem:
+        print(f"reconcile.py: {problem}", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="orchrecon-bench-") as tmp:
         work = (args.out if args.out is not None else Path(tmp)).absolute()

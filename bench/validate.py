@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
 
-from figures import positive, print_rows, print_targets
+from figures import out_problem, positive, print_rows, print_targets
 
 PROJECT = Path(__file__).resolve().parent.parent
 SCHEMA = PROJECT / "schema" / "orchestration.schema.json"
@@ -505,8 +505,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.out is not None and args.out.exists() and (not args.out.is_dir() or any(args.out.iterdir())):
-        print(f"validate.py: --out {args.out} must be an empty or new folder", file=sys.stderr)
+    problem = out_problem(args.out)
+    if problem:
+        print(f"validate.py: {problem}", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="orchrecon-bench-") as tmp:
         repo = (args.out if args.out is not None else Path(tmp)).absolute()
