@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from orchrecon.clock import SystemClock
-from orchrecon.ledger import Ledger
+from orchrecon.store.ledger import Ledger
 
 RUNS = 100_000
 TASKS = ("extract", "transform", "write")

@@ -41,9 +41,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from figures import out_problem, positive, print_rows, print_targets
 
-from orchrecon.model import Orchestration
-from orchrecon.repository import validate_tree
-from orchrecon.scheduling import ScheduleBook, SlotKind, classify
+from orchrecon.documents.model import Orchestration
+from orchrecon.documents.repository import validate_tree
+from orchrecon.scheduling.slots import ScheduleBook, SlotKind, classify
 
 TARGET_PLAN_S = 3.0
 TARGET_TICK_MS = 50.0

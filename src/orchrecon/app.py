@@ -7,18 +7,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchrecon import state as state_dir
 from orchrecon.clock import Clock, SystemClock
+from orchrecon.documents.repository import find_root
 from orchrecon.errors import NotFoundError, UsageError
+from orchrecon.execution.runner import Observer, Runner, recover
 from orchrecon.executors import Executor, TaskJob, TaskResult
 from orchrecon.executors.command import CommandExecutor
-from orchrecon.ledger import Ledger
-from orchrecon.repository import find_root
-from orchrecon.runner import Observer, Runner, recover
-from orchrecon.runstate import RunView
-from orchrecon.runstore import RunStore
-from orchrecon.state import StateDir
-from orchrecon.tokens import TokenStore
+from orchrecon.runs.state import RunView
+from orchrecon.store import state as state_dir
+from orchrecon.store.ledger import Ledger
+from orchrecon.store.runstore import RunStore
+from orchrecon.store.state import StateDir
+from orchrecon.store.tokens import TokenStore
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,8 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from orchrecon.documents.model import Configuration, EnvValue, HttpCall, RunSpec
 from orchrecon.executors import TaskJob
-from orchrecon.model import Configuration, EnvValue, HttpCall, RunSpec
 
 TOKEN = "orch-tok-5f2b9c1e7a"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from orchrecon.documents.model import FromEnv
 from orchrecon.executors import Outcome, TaskJob, TaskResult
 from orchrecon.executors.command import CommandExecutor
-from orchrecon.model import FromEnv
 from tests.executors.jobs import TOKEN, async_wait_until, configuration, task_job, wait_until
 
 FAST = CommandExecutor(kill_grace=0.2)

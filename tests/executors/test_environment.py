@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from orchrecon.documents.model import EnvValue, FromEnv
 from orchrecon.executors import MissingSecretError
 from orchrecon.executors.environment import Redactor, resolve_env, secret_values, to_json
 from orchrecon.executors.tasklog import TaskLog
-from orchrecon.model import EnvValue, FromEnv
 
 SECRET = "tok-abcdef"
 TEXT = f"before {SECRET} middle {SECRET}{SECRET} tok-abc after tok-"

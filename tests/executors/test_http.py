@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from orchrecon.documents.model import EnvValue, FromEnv, HttpCall, Poll
 from orchrecon.executors import Outcome, TaskJob, TaskResult
 from orchrecon.executors.http import HttpExecutor, json_pointer
-from orchrecon.model import EnvValue, FromEnv, HttpCall, Poll
 from tests.executors.fakeapi import FakeApi, fake_api
 from tests.executors.jobs import TOKEN, async_wait_until, configuration, task_job
 

@@ -9,12 +9,12 @@ import sys
 from typing import TextIO
 
 from orchrecon.app import App
-from orchrecon.definition import RunDefinition
+from orchrecon.documents.repository import validate_tree
 from orchrecon.errors import InvalidDocumentsError, NotFoundError
+from orchrecon.execution.progress import Progress
 from orchrecon.gitsource import working_tree_revision
-from orchrecon.progress import Progress
-from orchrecon.repository import validate_tree
-from orchrecon.runstate import RunStatus
+from orchrecon.runs.definition import RunDefinition
+from orchrecon.runs.state import RunStatus
 
 
 def working_tree_definition(app: App, name: str) -> RunDefinition:

@@ -12,8 +12,8 @@ from typing import TextIO
 
 from orchrecon.app import open_app
 from orchrecon.commands import Subparsers
+from orchrecon.execution.runner import recover
 from orchrecon.gitsource import user_email
-from orchrecon.runner import recover
 
 POLL_SECONDS = 0.1
 

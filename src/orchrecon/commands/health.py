@@ -17,12 +17,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
-from orchrecon import state
 from orchrecon.clock import Clock, SystemClock, parse_time
 from orchrecon.commands import Subparsers
-from orchrecon.durations import parse_duration
+from orchrecon.documents.durations import parse_duration
+from orchrecon.documents.repository import find_root
 from orchrecon.errors import OrchreconError, UsageError
-from orchrecon.repository import find_root
+from orchrecon.store import state
 
 MISSED_HEARTBEATS = 3  # stale after this many heartbeats did not come
 

@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 from orchrecon.app import App, open_app
 from orchrecon.clock import format_time, parse_time
 from orchrecon.commands import Subparsers
-from orchrecon.durations import format_duration
+from orchrecon.documents.durations import format_duration
+from orchrecon.documents.model import Orchestration
+from orchrecon.documents.repository import validate_tree
 from orchrecon.errors import UsageError
-from orchrecon.model import Orchestration
-from orchrecon.repository import validate_tree
-from orchrecon.schedule import dst_transitions, next_fire_times
-from orchrecon.triggers import TriggerView, evaluate, trigger_key
+from orchrecon.scheduling.firetimes import dst_transitions, next_fire_times
+from orchrecon.scheduling.triggers import TriggerView, evaluate, trigger_key
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:

@@ -18,11 +18,11 @@ from orchrecon.app import open_app
 from orchrecon.clock import Clock, format_time
 from orchrecon.commands import Subparsers
 from orchrecon.commands._runs import watch_children_with_pidfd
-from orchrecon.durations import parse_duration
+from orchrecon.documents.durations import parse_duration
 from orchrecon.errors import OrchreconError, UsageError
 from orchrecon.gitsource import LocalSource, Source
 from orchrecon.gitsource.remote import RemoteSource
-from orchrecon.reconciler import AlreadyRunningError, Log, Reconciler
+from orchrecon.reconcile.reconciler import AlreadyRunningError, Log, Reconciler
 
 STANDBY_POLL_SECONDS = 0.5
 DEFAULT_BRANCH = "main"

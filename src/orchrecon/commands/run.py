@@ -12,8 +12,8 @@ from typing import TextIO
 from orchrecon.app import open_app
 from orchrecon.commands import Subparsers
 from orchrecon.commands._runs import execute, working_tree_definition
-from orchrecon.definition import select
 from orchrecon.gitsource import user_email
+from orchrecon.runs.definition import select
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:

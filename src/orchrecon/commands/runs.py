@@ -13,10 +13,10 @@ from typing import TextIO
 from orchrecon.app import open_app
 from orchrecon.clock import parse_time
 from orchrecon.commands import Subparsers
+from orchrecon.documents.repository import validate_tree
 from orchrecon.errors import NotFoundError
-from orchrecon.progress import seconds
-from orchrecon.repository import validate_tree
-from orchrecon.runstore import RunSummary
+from orchrecon.execution.progress import seconds
+from orchrecon.store.runstore import RunSummary
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:

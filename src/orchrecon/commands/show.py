@@ -13,8 +13,8 @@ from typing import TextIO
 from orchrecon.app import open_app
 from orchrecon.commands import Subparsers
 from orchrecon.commands.runs import duration_ms
-from orchrecon.progress import seconds
-from orchrecon.runstate import RunView
+from orchrecon.execution.progress import seconds
+from orchrecon.runs.state import RunView
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:

@@ -13,9 +13,9 @@ from typing import TextIO
 
 from orchrecon.app import open_app
 from orchrecon.commands import Subparsers
+from orchrecon.documents.repository import validate_tree
 from orchrecon.errors import UsageError
 from orchrecon.gitsource import user_email
-from orchrecon.repository import validate_tree
 
 TABLE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}")
 

@@ -11,8 +11,8 @@ from typing import TextIO
 
 from orchrecon.app import open_app
 from orchrecon.commands import Subparsers
+from orchrecon.documents.repository import validate_tree
 from orchrecon.errors import NotFoundError
-from orchrecon.repository import validate_tree
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:

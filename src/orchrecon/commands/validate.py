@@ -9,10 +9,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from orchrecon import gitsource, reporters
+from orchrecon import gitsource
 from orchrecon.commands import Subparsers
+from orchrecon.documents import reporters
+from orchrecon.documents.repository import find_root, is_repository, validate_tree
 from orchrecon.errors import NotFoundError, Severity, UsageError
-from orchrecon.repository import find_root, is_repository, validate_tree
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:

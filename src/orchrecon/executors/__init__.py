@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from orchrecon.model import Configuration
+from orchrecon.documents.model import Configuration
 
 
 class Outcome(enum.Enum):

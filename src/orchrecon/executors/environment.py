@@ -8,8 +8,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from orchrecon.documents.model import EnvValue, FromEnv
 from orchrecon.executors import MissingSecretError
-from orchrecon.model import EnvValue, FromEnv
 
 REDACTED = "***"
 # A value this short is not a credential and masking it would shred the log (think "1" or "true").

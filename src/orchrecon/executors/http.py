@@ -11,11 +11,11 @@ from urllib.parse import quote
 
 import httpx
 
+from orchrecon.documents.model import HttpCall, Poll
 from orchrecon.executors import MissingSecretError, Outcome, TaskJob, TaskResult
 from orchrecon.executors.environment import Redactor, resolve_env, secret_values, to_json
 from orchrecon.executors.results import describe_duration, excerpt, failure
 from orchrecon.executors.tasklog import TaskLog
-from orchrecon.model import HttpCall, Poll
 
 ClientFactory = Callable[[], httpx.AsyncClient]
 _PLACEHOLDER = re.compile(r"\{([^{}/]+)\}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from orchrecon.durations import format_duration
+from orchrecon.documents.durations import format_duration
 from orchrecon.executors import Outcome, TaskResult
 
 ERROR_EXCERPT_CHARS = 200

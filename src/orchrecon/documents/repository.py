@@ -1,0 +1,97 @@
+"""Reading an orchestration repository's documents from a working tree (the filesystem shell)."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchrecon.documents.loader import MAX_FILE_BYTES
+from orchrecon.documents.result import Validation
+from orchrecon.documents.validation import PROJECT_FILES, expected_kind, validate_files
+from orchrecon.errors import Diagnostic, NotFoundError, UsageError
+
+DOCUMENT_FOLDERS = ("configurations", "orchestrations")
+
+
+@dataclass(kw_only=True)
+class Tree:
+    """The documents of a working tree as bytes, and the entries that could not be read."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    problems: list[Diagnostic] = field(default_factory=list)
+
+
+def is_repository(path: Path) -> bool:
+    return any((path / name).exists() for name in (*PROJECT_FILES, *DOCUMENT_FOLDERS))
+
+
+def find_root(start: Path) -> Path:
+    """The repository holding `start`: it or its nearest parent with orchrecon.yaml, configurations/ or
+    orchestrations/ (as git finds its top level). Raises UsageError when there is none."""
+    if not start.exists():
+        raise NotFoundError(f"no such folder: {start}")
+    here = start.absolute()
+    for candidate in (here, *here.parents) if here.is_dir() else here.parents:
+        if is_repository(candidate):
+            return candidate if start.is_absolute() else Path(os.path.relpath(candidate))
+    raise UsageError(
+        f"{start} is not in an orchrecon repository: expected orchrecon.yaml, configurations/ or orchestrations/"
+    )
+
+
+def read_tree(root: Path) -> Tree:
+    """Read every document file; symbolic links and special files are reported, never followed."""
+    tree = Tree()
+    for name in PROJECT_FILES:
+        _read(root, name, tree)
+    for folder in DOCUMENT_FOLDERS:
+        top = root / folder
+        if top.is_symlink():
+            tree.problems.append(_problem(folder, "symbolic links are not followed"))
+            continue
+        for dirpath, dirnames, filenames in os.walk(top):
+            rel_dir = Path(dirpath).relative_to(root).as_posix()
+            for d in dirnames:
+                if (Path(dirpath) / d).is_symlink():
+                    tree.problems.append(_problem(f"{rel_dir}/{d}", "symbolic links are not followed"))
+            dirnames.sort()
+            for filename in sorted(filenames):
+                rel = f"{rel_dir}/{filename}"
+                if expected_kind(rel) is not None:
+                    _read(root, rel, tree)
+    return tree
+
+
+def _read(root: Path, rel: str, tree: Tree) -> None:
+    path = root / rel
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode):
+        tree.problems.append(_problem(rel, "symbolic links are not followed"))
+        return
+    if not stat.S_ISREG(info.st_mode):
+        tree.problems.append(_problem(rel, "not a regular file"))
+        return
+    try:
+        with path.open("rb") as f:
+            tree.files[rel] = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        tree.problems.append(_problem(rel, f"cannot read: {exc.strerror}"))
+
+
+def _problem(rel: str, message: str) -> Diagnostic:
+    return Diagnostic(file=rel, line=1, col=1, message=message)
+
+
+def validate_tree(root: Path) -> Validation:
+    """Read and validate the working tree at `root`."""
+    tree = read_tree(root)
+    result = validate_files(tree.files)
+    if tree.problems:
+        result.diagnostics = sorted([*result.diagnostics, *tree.problems], key=lambda d: (d.file, d.line, d.col))
+        result.invalid_files.update(d.file for d in tree.problems)
+    return result

@@ -1,0 +1,368 @@
+"""The runner: a run's phases strictly in order, each phase's tasks in parallel, every step recorded.
+
+Serialization holds across processes through file locks: a run waits for its orchestration's lock
+and for every earlier request of that orchestration to end; a task waits for its configuration's
+lock. Every change of state is a ledger record, appended before anyone is told about it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchrecon.clock import Clock
+from orchrecon.documents.model import Phase, Task, deep_merge
+from orchrecon.execution.orphans import kill_run_processes
+from orchrecon.executors import Executor, Outcome, TaskJob
+from orchrecon.runs import state as runstate
+from orchrecon.runs.definition import RunDefinition, phases_field
+from orchrecon.runs.state import RunStatus, RunView, StepStatus
+from orchrecon.store.ledger import Ledger, Position, Record
+from orchrecon.store.locks import FileLock, config_lock, orchestration_lock, run_lock
+from orchrecon.store.runstore import RunStore
+from orchrecon.store.state import StateDir
+from orchrecon.store.tokens import TokenStore
+
+WAIT_POLL_SECONDS = 0.05
+CANCEL_POLL_SECONDS = 0.1
+
+Observer = Callable[[Record], None]
+
+
+@dataclass(kw_only=True)
+class _Active:
+    view: RunView
+    definition: RunDefinition
+    log_dir: Path
+    root: Path = Path()  # the files of its revision, set when it starts
+    token: str = ""  # read when the run starts, so a rotation while it waits applies
+    cancel: asyncio.Event = field(default_factory=asyncio.Event)
+    reason: str = ""
+
+
+class Runner:
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        store: RunStore,
+        state: StateDir,
+        clock: Clock,
+        executors: Mapping[str, Executor],
+        tokens: TokenStore,
+        environ: Mapping[str, str],
+        workdir: Callable[[str | None], Path],
+        max_parallel_jobs: int,
+        observer: Observer | None = None,
+    ) -> None:
+        self._ledger = ledger
+        self._store = store
+        self._state = state
+        self._clock = clock
+        self._executors = executors
+        self._tokens = tokens
+        self._environ = environ
+        self._workdir = workdir  # a revision's files, where its tasks run
+        self._slots = asyncio.Semaphore(max_parallel_jobs)
+        self._limit = max_parallel_jobs
+        self._shrinking: set[asyncio.Task[object]] = set()  # slots taken out of use by `resize`
+        self._observer = observer
+        self._owned: dict[str, FileLock] = {}
+        self._requests: dict[str, tuple[Record, Position]] = {}
+        self._active: dict[str, _Active] = {}
+        self._pending_cancels: dict[str, str] = {}  # requested here, cancelled before `execute` began
+        self._stop_reason: str | None = None  # set by `cancel_all`: nothing starts any more
+        self._config_locks: dict[str, FileLock] = {}  # kept open: one open(2) per configuration, not per task
+
+    # -- requesting ----------------------------------------------------------------------------------
+
+    def request(
+        self,
+        definition: RunDefinition,
+        *,
+        selected: frozenset[str],
+        trigger: str,
+        by: str | None = None,
+        retry_of: str | None = None,
+    ) -> Record:
+        """Record a new run as requested (durably) and own it; `execute` then runs it."""
+        run_id = self._new_id()
+        lock = run_lock(self._state.locks, run_id)
+        lock.try_acquire()  # before the record exists, so recovery never mistakes it for an orphan
+        self._owned[run_id] = lock
+        record = self._ledger.append_one(
+            "run.requested",
+            run=run_id,
+            orchestration=definition.orchestration.name,
+            trigger=trigger,
+            by=by,
+            retryOf=retry_of,
+            revision=definition.revision,
+            dirty=definition.dirty,
+            maxParallelJobs=definition.max_parallel_jobs,
+            phases=phases_field(definition.orchestration, selected),
+            definition=dict(definition.documents),
+        )
+        self._ledger.sync()
+        self._requests[run_id] = (record, self._ledger.last_position)
+        self._notify(record)
+        return record
+
+    def _new_id(self) -> str:
+        return self._clock.now().strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+    def cancel(self, run_id: str, reason: str) -> bool:
+        """Stop a run this process owns; False if it is not one of them."""
+        active = self._active.get(run_id)
+        if active is None:
+            if run_id not in self._requests:
+                return False
+            self._pending_cancels.setdefault(run_id, reason)
+            return True
+        active.reason = active.reason or reason
+        active.cancel.set()
+        return True
+
+    def stop_new_runs(self, reason: str) -> None:
+        """From now on every run this process would start ends `cancelled` instead. Only assigns an
+        attribute, so a signal handler may call it at any point."""
+        self._stop_reason = self._stop_reason or reason
+
+    def cancel_all(self, reason: str) -> None:
+        self.stop_new_runs(reason)
+        for run_id in [*self._active, *self._requests]:
+            self.cancel(run_id, reason)
+
+    def resize(self, max_parallel_jobs: int) -> None:
+        """Change how many tasks may run at once (a new revision's `maxParallelJobs`); tasks already
+        running go on, new ones start within the new limit."""
+        delta, self._limit = max_parallel_jobs - self._limit, max_parallel_jobs
+        for _ in range(delta):
+            self._slots.release()
+        for _ in range(-delta):  # hold the surplus slots as they come free; the hot path stays a plain semaphore
+            taken = asyncio.get_running_loop().create_task(self._slots.acquire())
+            self._shrinking.add(taken)
+
+    # -- executing -----------------------------------------------------------------------------------
+
+    async def execute(self, run_id: str) -> RunView:
+        """Run a requested run this process owns to its end; returns its final view."""
+        if run_id in self._requests:
+            record, position = self._requests.pop(run_id)
+            cancelled = False
+        else:  # requested elsewhere: a cancel may already be recorded before we start following
+            position = self._ledger.end()
+            found, view = self._store.request(run_id), self._store.get(run_id)
+            if found is None or view is None:
+                raise KeyError(run_id)
+            record, cancelled = found, view.cancel_requested
+        active = _Active(
+            view=runstate.new_run(record),
+            definition=RunDefinition.from_request(record),
+            log_dir=self._state.logs / run_id,
+        )
+        self._active[run_id] = active
+        pending = self._pending_cancels.pop(run_id, None) or self._stop_reason
+        if cancelled or pending is not None:
+            self.cancel(run_id, pending or "cancelled")
+        watcher = asyncio.create_task(self._watch_cancel_requests(active, position))
+        lock = orchestration_lock(self._state.locks, active.view.orchestration)
+        try:
+            if not await self._wait_turn(active, lock):
+                self._append(active.view, "run.finished", status=RunStatus.CANCELLED.value, reason=active.reason)
+                return active.view
+            active.token = self._tokens.get(active.view.orchestration)
+            try:
+                active.root = self._workdir(active.definition.revision)
+            except Exception as exc:  # e.g. a remote revision that cannot be checked out: the run fails, nothing else
+                reason = f"cannot prepare the files of revision {active.definition.revision}: {exc}"
+                self._append(active.view, "run.finished", status=RunStatus.ERROR.value, reason=reason)
+                return active.view
+            self._append(active.view, "run.started", pid=os.getpid())
+            work = asyncio.create_task(self._run_phases(active))
+            stop = asyncio.create_task(active.cancel.wait())
+            await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
+            if not work.done():
+                work.cancel()
+            status = await _outcome(work)
+            if status is None:
+                self._append(active.view, "run.finished", status=RunStatus.TERMINATED.value, reason=active.reason)
+            else:
+                self._append(active.view, "run.finished", status=status.value)
+            stop.cancel()
+            return active.view
+        finally:
+            watcher.cancel()
+            lock.release()
+            del self._active[run_id]
+            await self._ledger.sync_async()
+            owned = self._owned.pop(run_id, None)
+            if owned is not None:
+                owned.release(remove=True)
+
+    async def _wait_turn(self, active: _Active, lock: FileLock) -> bool:
+        """Wait until this run holds its orchestration's lock and no earlier request is still pending."""
+        view = active.view
+        while not active.cancel.is_set():
+            if lock.try_acquire():
+                earlier = [r for r in self._store.unfinished(view.orchestration) if r.seq < view.requested_seq]
+                if not earlier:
+                    return True
+                lock.release()
+                recover(self._store, self._ledger, self._state)  # an earlier run's process may have died
+            await asyncio.sleep(WAIT_POLL_SECONDS)
+        return False
+
+    async def _watch_cancel_requests(self, active: _Active, position: Position) -> None:
+        """Follow the ledger from `position` for `run.cancel-requested` of this run (`orchrecon cancel`)."""
+        while not active.cancel.is_set():
+            await asyncio.sleep(CANCEL_POLL_SECONDS)
+            for after, record in self._ledger.read(position):
+                position = after
+                if record.get("type") == "run.cancel-requested" and record.get("run") == active.view.id:
+                    by = record.get("by")
+                    self.cancel(active.view.id, f"cancelled by {by}" if by else "cancelled")
+
+    async def _run_phases(self, active: _Active) -> RunStatus:
+        view, definition = active.view, active.definition
+        for phase, phase_view in zip(definition.orchestration.phases, view.phases, strict=True):
+            runnable = [t for t, t_view in zip(phase.tasks, phase_view.tasks, strict=True) if t_view.runnable]
+            if not runnable:
+                continue  # every task skipped: the phase is shown as skipped
+            self._append(view, "phase.started", phase=phase.name)
+            failed = asyncio.Event()
+            async with asyncio.TaskGroup() as group:
+                for task in runnable:
+                    group.create_task(self._run_task(active, phase, task, failed))
+            status = runstate.phase_status(phase_view.tasks)
+            self._append(view, "phase.finished", phase=phase.name, status=status.value)
+            if status is StepStatus.ERROR:
+                return RunStatus.ERROR
+        return runstate.run_status(view.phases)
+
+    async def _run_task(self, active: _Active, phase: Phase, task: Task, failed: asyncio.Event) -> None:
+        view, definition = active.view, active.definition
+        config = definition.configurations[task.config]
+        lock = self._config_locks.get(task.config)
+        if lock is None:
+            lock = self._config_locks[task.config] = config_lock(self._state.locks, task.config, keep_open=True)
+        if not await lock.acquire(stop=failed.is_set):
+            self._not_started(view, phase, task)
+            return
+        try:
+            async with self._slots:
+                if failed.is_set():
+                    self._not_started(view, phase, task)
+                    return
+                log = active.log_dir / f"{task.name}.log"
+                self._append(view, "task.started", phase=phase.name, task=task.name, config=task.config, log=str(log))
+                job = TaskJob(
+                    run_id=view.id,
+                    orchestration=view.orchestration,
+                    task=task.name,
+                    config=config,
+                    parameters=deep_merge(config.parameters, task.parameters),
+                    token=active.token,
+                    repo_root=active.root,
+                    log_path=log,
+                    environ=self._environ,
+                )
+                executor = self._executors["command" if config.run.command is not None else "http"]
+                started = self._clock.monotonic()
+                try:
+                    result = await executor.run(job)
+                except asyncio.CancelledError:
+                    self._append(
+                        view,
+                        "task.finished",
+                        phase=phase.name,
+                        task=task.name,
+                        status="terminated",
+                        error=active.reason or "terminated",
+                        durationMs=round((self._clock.monotonic() - started) * 1000),
+                    )
+                    raise
+                ok = result.outcome is Outcome.SUCCESS
+                self._append(
+                    view,
+                    "task.finished",
+                    phase=phase.name,
+                    task=task.name,
+                    status="success" if ok else "error",
+                    exitCode=result.exit_code,
+                    error=result.error,
+                    durationMs=round((self._clock.monotonic() - started) * 1000),
+                    **({"details": dict(result.details)} if result.details else {}),
+                )
+                if ok:
+                    for table in config.outputs:
+                        self._append(
+                            view, "table.updated", table=table, orchestration=view.orchestration, task=task.name
+                        )
+                elif not task.continue_on_failure:
+                    failed.set()
+        finally:
+            lock.release()
+
+    def _not_started(self, view: RunView, phase: Phase, task: Task) -> None:
+        self._append(
+            view,
+            "task.finished",
+            phase=phase.name,
+            task=task.name,
+            status="not-executed",
+            error="not started: another task of the phase failed",
+        )
+
+    def _append(self, view: RunView, type_: str, **fields: Any) -> Record:
+        record = self._ledger.append_one(type_, run=view.id, **fields)
+        runstate.apply(view, record)
+        self._notify(record)
+        return record
+
+    def _notify(self, record: Record) -> None:
+        if self._observer is not None:
+            self._observer(record)
+
+
+async def _outcome(work: asyncio.Task[RunStatus]) -> RunStatus | None:
+    """The run's status, or None if it was cancelled."""
+    try:
+        return await work
+    except asyncio.CancelledError:
+        if work.cancelled():
+            return None
+        raise
+
+
+def recover(store: RunStore, ledger: Ledger, state: StateDir) -> list[str]:
+    """Record runs whose owning process died as ended: terminated if they had started, cancelled if
+    not. A run's owner holds its run lock until the run is recorded finished, so a lock we can take
+    belongs to a dead process."""
+    recovered = []
+    for summary in store.unfinished():
+        lock = run_lock(state.locks, summary.id)
+        if not lock.try_acquire():
+            continue
+        try:
+            view = store.get(summary.id)
+            if view is None or view.status.finished:
+                continue
+            pid = f"process {view.pid}" if view.pid else "its process"
+            kill_run_processes(summary.id)  # its tasks outlive it in their own sessions; free their configurations
+            if view.status is RunStatus.PROCESSING:
+                status, reason = RunStatus.TERMINATED, f"{pid} died while the run was processing"
+            else:
+                status, reason = RunStatus.CANCELLED, f"{pid} died before the run started"
+            ledger.append_one("run.finished", run=summary.id, status=status.value, reason=reason)
+            recovered.append(summary.id)
+        finally:
+            lock.release(remove=True)
+    if recovered:
+        ledger.sync()
+    return recovered

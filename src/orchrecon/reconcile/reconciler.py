@@ -1,0 +1,439 @@
+"""The long-running reconciler: follows the repository, decides schedules and triggers, runs what is due.
+
+One reconciler per state directory holds `locks/reconciler.lock`; it is the single evaluator, so no
+slot or table update is ever decided twice (and the ledger's guarded appends would refuse it anyway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from orchrecon import gitsource
+from orchrecon.app import App
+from orchrecon.clock import format_time, parse_time
+from orchrecon.documents.result import Validation
+from orchrecon.documents.validation import validate_files
+from orchrecon.execution.runner import Runner, recover
+from orchrecon.gitsource import GitError, Source, SourceReason, SourceState
+from orchrecon.reconcile import desired as desired_state
+from orchrecon.reconcile.desired import Desired
+from orchrecon.reconcile.status import RECENT_RUNS, orchestration_status, write_json, write_many
+from orchrecon.runs.definition import select
+from orchrecon.scheduling.slots import (
+    ScheduleBook,
+    SlotDecision,
+    classify,
+    decided_keys,
+    schedule_key,
+    slot_records,
+    undecided,
+)
+from orchrecon.scheduling.triggers import TriggerState, TriggerView, Verdict, evaluate, trigger_key, trigger_record
+from orchrecon.store.ledger import Record
+from orchrecon.store.locks import FileLock
+from orchrecon.store.runstore import RunSummary
+
+LEDGER_POLL_SECONDS = 0.2  # how soon a table update reported by another process is decided
+HEARTBEAT_SECONDS = 15.0  # _reconciler.json is rewritten at least this often, for health checks
+
+Log = Callable[[str, Mapping[str, object]], None]
+
+
+class AlreadyRunningError(Exception):
+    pass
+
+
+class Reconciler:
+    def __init__(self, app: App, source: Source, *, interval: timedelta, log: Log, max_parallel_jobs: int = 8) -> None:
+        self._app = app
+        self._source = source
+        self._interval = interval
+        self._log = log
+        self._runner: Runner = app.runner(max_parallel_jobs=max_parallel_jobs, workdir=source.workdir)
+        self._parallel = max_parallel_jobs
+        self._desired: dict[str, Desired] = {}
+        self._revision: str | None = None
+        self._source_state = SourceState(revision=None, reason=SourceReason.NO_COMMITS, message="not looked yet")
+        self._source_checked: datetime | None = None
+        self._last_reconcile: dict[str, object] | None = None
+        self._book = ScheduleBook()
+        self._known: set[str] = set()  # decided slot keys seen while following the ledger
+        self._position = app.ledger.end()
+        self._updates: dict[str, datetime] = {}
+        self._starts: dict[str, datetime] = {}
+        self._armed: dict[str, datetime] = {}
+        self._runs: set[asyncio.Task[object]] = set()
+        self._running_revisions: Counter[str] = Counter()  # their files must stay while they run
+        self._by_table: dict[str, list[str]] = {}  # table -> orchestrations whose trigger lists it
+        self._run_owner: dict[str, str] = {}  # unfinished run -> its orchestration
+        self._dirty: set[str] = set()  # orchestrations whose status must be written again
+        self._all_dirty = True
+        self._lock = FileLock(app.state.locks / "reconciler.lock")
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._source_due = False
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    def acquire(self) -> None:
+        """Become the state directory's one reconciler; AlreadyRunningError if another one is."""
+        if not self._lock.try_acquire():
+            raise AlreadyRunningError(f"another reconciler holds {self._app.state.root}")
+        recover(self._app.store, self._app.ledger, self._app.state)
+        store = self._app.store
+        self._updates = {t: parse_time(at) for t, (at, _) in store.table_updates().items()}
+        self._starts = {o: parse_time(at) for o, at in store.last_run_starts().items()}
+        self._armed = {k: parse_time(at) for k, at in store.marks().items()}
+        self._desired = desired_state.restore(store.applied_revisions(), self._validate_revision)
+        self._index_triggers()
+        self._position = self._app.ledger.end()
+
+    @property
+    def state_root(self) -> Path:
+        return self._app.state.root
+
+    @property
+    def source_state(self) -> SourceState:
+        return self._source_state
+
+    def stop(self) -> None:
+        """Stop requesting runs and leave the loop (safe from a signal handler)."""
+        self._stopping = True
+        self._wake.set()
+
+    def source_changed(self) -> None:
+        """Look at the source now rather than at the next interval (a watcher saw a commit)."""
+        self._source_due = True
+        self._wake.set()
+
+    def release(self) -> None:
+        """Give the state directory up (a standby may take over)."""
+        self._lock.release()
+
+    async def serve(self, *, once: bool = False, grace: float = 30.0) -> None:
+        """Reconcile and evaluate until stopped (or once); then let runs finish within `grace` seconds.
+
+        The source is looked at every interval (or when told it changed) in a thread, so a slow fetch
+        never delays a decision; the loop sleeps until the next due slot, a wake-up or the next ledger
+        poll, whichever comes first."""
+        loop = asyncio.get_running_loop()
+        self._follow_parallel_limit(self._revision)  # restored definitions carry their project's limit
+        next_fetch = next_beat = 0.0
+        fetching: asyncio.Task[SourceState] | None = None
+        changed = True  # the first pass always writes the status files
+        while True:
+            self._wake.clear()
+            if fetching is None and (self._source_due or loop.time() >= next_fetch):
+                self._source_due = False
+                fetching = asyncio.create_task(asyncio.to_thread(self._source.fetch))
+                fetching.add_done_callback(lambda _: self._wake.set())
+                if once:
+                    await asyncio.wait([fetching])
+            if fetching is not None and fetching.done():
+                changed |= self.apply_source(fetching.result())
+                fetching = None
+                next_fetch = loop.time() + self._interval.total_seconds()
+            changed |= self.evaluate(self._app.clock.now())
+            self.write_statuses()  # only those a change touched: with 10,000 orchestrations that matters
+            if changed or loop.time() >= next_beat:
+                self.write_reconciler_status()
+                next_beat = loop.time() + HEARTBEAT_SECONDS
+                changed = False
+            if once or self._stopping:
+                break
+            delay = LEDGER_POLL_SECONDS
+            wake = self._book.next_fire()
+            if wake is not None:
+                delay = min(delay, max(0.0, (wake - self._app.clock.now()).total_seconds()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+        if fetching is not None:
+            await asyncio.wait([fetching])  # a git process is never left behind
+        await self._finish(grace if not once else None)
+
+    async def _finish(self, grace: float | None) -> None:
+        if self._runs:
+            _, pending = await asyncio.wait(self._runs, timeout=grace)
+            if pending:
+                self._runner.cancel_all("the reconciler stopped")
+                await asyncio.wait(pending)
+        self.write_statuses()
+        self.write_reconciler_status(stopped=True)
+        await self._app.ledger.sync_async()
+
+    # -- the source ----------------------------------------------------------------------------------
+
+    def apply_source(self, state: SourceState) -> bool:
+        """Take what a look at the source found; apply its revision if it is new (even when the look
+        failed: a revision fetched by an earlier process is still the newest known). True if anything a
+        status shows changed."""
+        now = self._app.clock.now()
+        before, self._source_state, self._source_checked = self._source_state, state, now
+        if not state.ready and (state.reason, state.message) != (before.reason, before.message):
+            self._log("source not ready", {"reason": state.reason.value, "message": state.message})
+        if state.revision is None or state.revision == self._revision:
+            if state.ready:
+                self._keep()  # a rebuilt mirror pins its revisions again
+            return state != before
+        try:
+            validation = self._validate_revision(state.revision)
+        except GitError as exc:
+            self._source_state = SourceState(revision=state.revision, reason=SourceReason.READ_FAILED, message=str(exc))
+            self._log("source not ready", {"reason": SourceReason.READ_FAILED.value, "message": str(exc)})
+            return True
+        self._apply(validation, state.revision, now)
+        return True
+
+    def _apply(self, validation: Validation, revision: str, now: datetime) -> None:
+        self._desired = desired_state.reconcile(self._desired, validation, revision)
+        self._revision = revision
+        self._index_triggers()
+        self._follow(now)
+        self._follow_parallel_limit(revision)
+        self._keep()
+        not_ready = sorted(n for n, d in self._desired.items() if not d.ready)
+        record = self._app.ledger.append_one(
+            "reconcile.finished",
+            revision=revision,
+            orchestrations=len(self._desired),
+            notReady=not_ready,
+            errors=len(validation.errors),
+            applied={n: d.applied_revision for n, d in self._desired.items() if d.applied_revision},
+        )
+        self._last_reconcile = {
+            "revision": revision,
+            "at": record["time"],
+            "orchestrations": len(self._desired),
+            "notReady": len(not_ready),
+            "errors": len(validation.errors),
+        }
+        self._log("reconciled", {"revision": revision, "notReady": not_ready, "errors": len(validation.errors)})
+
+    def _index_triggers(self) -> None:
+        """Which orchestrations each table update concerns; every status is written again."""
+        self._all_dirty = True
+        self._by_table = {}
+        for name, d in self._desired.items():
+            if d.applied is not None and d.applied.orchestration.trigger is not None:
+                for table in d.applied.orchestration.trigger.tables:
+                    self._by_table.setdefault(table, []).append(name)
+
+    def _follow_parallel_limit(self, revision: str | None) -> None:
+        """Run tasks within the project's `maxParallelJobs` of the newest applied revision."""
+        applied = [d.applied for d in self._desired.values() if d.applied is not None]
+        newest = [a.max_parallel_jobs for a in applied if revision is None or a.revision == revision]
+        limit = max(newest or [a.max_parallel_jobs for a in applied] or [self._parallel])
+        if limit != self._parallel:
+            self._runner.resize(limit)
+            self._log("parallel limit", {"maxParallelJobs": limit, "was": self._parallel})
+            self._parallel = limit
+
+    def _keep(self) -> None:
+        applied = {d.applied_revision for d in self._desired.values() if d.applied_revision}
+        self._source.keep(applied | set(self._running_revisions))
+
+    def _validate_revision(self, revision: str) -> Validation:
+        return validate_files(gitsource.read_revision(self._source.git_dir, revision))
+
+    def _follow(self, now: datetime) -> None:
+        """Follow the schedules and triggers of active orchestrations; arm new ones; forget the others."""
+        wanted: set[str] = set()
+        records: list[dict[str, object]] = []
+        for name, d in self._desired.items():
+            if not d.active or d.applied is None:
+                continue
+            orchestration = d.applied.orchestration
+            keys = [schedule_key(name, s) for s in orchestration.schedules]
+            decided = {k: self._armed[k] for k in keys if k in self._armed}  # from the ledger: decided up to
+            for key in self._book.follow(orchestration, decided, now):
+                records.append(
+                    {"type": "schedule.armed", "schedule": key, "orchestration": name, "since": format_time(now)}
+                )
+                self._armed[key] = now
+            wanted.update(keys)
+            if orchestration.trigger:
+                key = trigger_key(name, orchestration.trigger)
+                if key not in self._armed:
+                    records.append(
+                        {"type": "trigger.armed", "trigger": key, "orchestration": name, "since": format_time(now)}
+                    )
+                    self._armed[key] = now
+        self._book.forget([k for k in list(self._book.schedules) if k not in wanted])
+        if records:
+            self._app.ledger.append(records)
+
+    # -- decisions -----------------------------------------------------------------------------------
+
+    def evaluate(self, now: datetime) -> bool:
+        """Decide due schedule slots and the table updates appended since the last look; True if there
+        was anything (a due slot or a new record) that can change a status."""
+        changed = False
+        for key in self._book.due(now):
+            name, schedule = self._book.schedules[key]
+            decisions = classify(schedule, self._book.take(key, now), now=now)
+            self._record_slots(name, key, decisions)
+            self._dirty.add(name)  # its next fire times moved on
+            changed = True
+        for position, record in self._app.ledger.read(self._position):
+            self._position = position
+            self._observe(record)
+            changed = True
+        return changed
+
+    def _record_slots(self, name: str, key: str, decisions: list[SlotDecision]) -> None:
+        _, schedule = self._book.schedules[key]
+
+        def fresh(seen: list[Record]) -> list[dict[str, Any]]:
+            self._known |= decided_keys(seen)
+            return slot_records(name, key, schedule, undecided(name, decisions, self._known))
+
+        written, _ = self._app.ledger.append_guarded(self._position, fresh)
+        self._known |= decided_keys(written)
+        for record in written:
+            if record["type"] == "schedule.fired" or (record["type"] == "schedule.missed" and record.get("caughtUp")):
+                self._request(name, "schedule", {"slot": record["slot"]})
+
+    def _observe(self, record: Record) -> None:
+        kind = record.get("type")
+        if kind == "run.requested":
+            self._starts[record["orchestration"]] = parse_time(record["time"])
+            self._run_owner[record["run"]] = record["orchestration"]
+        elif kind == "table.updated":
+            at = parse_time(record["time"])
+            self._updates[record["table"]] = at
+            self._dirty.update(self._by_table.get(record["table"], ()))  # a table's last update is shown
+            self._decide_triggers(record["table"], at)
+        self._dirty.add(self._owner(record))
+
+    def _owner(self, record: Record) -> str:
+        """The orchestration a record is about ('' if none): named, or found through its run."""
+        if "orchestration" in record:
+            return str(record["orchestration"])
+        run = record.get("run")
+        if not isinstance(run, str):
+            return ""
+        owner = self._run_owner.get(run)
+        if owner is None:  # a run requested before this reconciler started
+            view = self._app.store.get(run)
+            owner = view.orchestration if view else ""
+        if record.get("type") == "run.finished":
+            self._run_owner.pop(run, None)
+        return owner
+
+    def _decide_triggers(self, table: str, now: datetime) -> None:
+        for name in self._by_table.get(table, ()):
+            state = self._trigger_state(name, now)  # the index holds applied orchestrations with triggers only
+            if state is None:  # not armed yet
+                continue
+            record = trigger_record(name, state)
+            if state.verdict is Verdict.FIRE:
+                run = self._request(name, "trigger", {})
+                record["run"] = run
+            self._app.ledger.append([record])
+
+    def _request(self, name: str, trigger: str, extra: dict[str, object]) -> str | None:
+        d = self._desired.get(name)
+        if d is None or d.applied is None:
+            return None
+        requested = self._runner.request(d.applied, selected=select(d.applied.orchestration), trigger=trigger)
+        self._starts[name] = parse_time(requested["time"])
+        run_id = str(requested["run"])
+        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(self._execute(run_id, d.applied.revision))
+        self._runs.add(task)
+        task.add_done_callback(self._runs.discard)
+        self._log("run requested", {"orchestration": name, "run": run_id, "trigger": trigger, **extra})
+        return run_id
+
+    async def _execute(self, run_id: str, revision: str | None) -> object:
+        if revision is None:
+            return await self._runner.execute(run_id)
+        self._running_revisions[revision] += 1
+        try:
+            with contextlib.suppress(GitError):  # the runner records the run failed if the files are missing
+                await asyncio.to_thread(self._source.workdir, revision)  # a checkout never blocks the loop
+            return await self._runner.execute(run_id)
+        finally:
+            self._running_revisions[revision] -= 1
+            if not self._running_revisions[revision]:
+                del self._running_revisions[revision]
+
+    # -- status --------------------------------------------------------------------------------------
+
+    def write_statuses(self) -> None:
+        """Write the status of every orchestration a change touched (all after a new revision)."""
+        names = list(self._desired) if self._all_dirty else [n for n in self._dirty if n in self._desired]
+        self._all_dirty, self._dirty = False, set()
+        if not names:
+            return
+        now = self._app.clock.now()
+        recent = self._app.store.recent_of(names, RECENT_RUNS)
+        write_many(self._app.state.status, ((f"{name}.json", self._status(name, now, recent[name])) for name in names))
+
+    def _status(self, name: str, now: datetime, runs: list[RunSummary]) -> dict[str, Any]:
+        d = self._desired[name]
+        armed = self._trigger_armed(name)
+        return orchestration_status(
+            d,
+            now=now,
+            trigger=self._trigger_state(name, now),
+            trigger_armed=format_time(armed) if armed else None,
+            runs=runs,
+        )
+
+    def _trigger_armed(self, name: str) -> datetime | None:
+        """Since when the applied trigger of `name` counts updates (None: no trigger, or not armed)."""
+        d = self._desired[name]
+        trigger = d.applied.orchestration.trigger if d.applied else None
+        return self._armed.get(trigger_key(name, trigger)) if trigger else None
+
+    def _trigger_state(self, name: str, now: datetime) -> TriggerState | None:
+        """What the applied trigger of `name` would decide at `now` (None: no trigger, or not armed)."""
+        d = self._desired[name]
+        orchestration = d.applied.orchestration if d.applied else None
+        armed = self._trigger_armed(name)
+        if orchestration is None or orchestration.trigger is None or armed is None:
+            return None
+        view = TriggerView(armed_at=armed, last_run_start=self._starts.get(name), updates=self._updates)
+        return evaluate(orchestration.trigger, view, now, suspended=orchestration.suspend)
+
+    def write_reconciler_status(self, *, stopped: bool = False) -> None:
+        """`status/_reconciler.json`: the source, the last reconcile and a heartbeat for health checks
+        (`stoppedAt` once it has stopped)."""
+        now, state = self._app.clock.now(), self._source_state
+        not_ready = sorted(n for n, d in self._desired.items() if not d.ready)
+        write_json(
+            self._app.state.status / "_reconciler.json",
+            {
+                "apiVersion": "orchrecon/v1",
+                "kind": "ReconcilerStatus",
+                "pid": os.getpid(),
+                "source": {
+                    **self._source.describe(),
+                    "revision": state.revision,
+                    "checkedAt": format_time(self._source_checked) if self._source_checked else None,
+                },
+                "conditions": [
+                    {
+                        "type": "SourceReady",
+                        "status": "True" if state.ready else "False",
+                        "reason": state.reason.value,
+                        "message": state.message,
+                    }
+                ],
+                "revision": self._revision,
+                "lastReconcile": self._last_reconcile,
+                "orchestrations": len(self._desired),
+                "notReady": not_ready,
+                "activeRuns": len(self._runs),
+                "heartbeatIntervalSeconds": HEARTBEAT_SECONDS,
+                "updatedAt": format_time(now),
+                "stoppedAt": format_time(now) if stopped else None,
+            },
+        )

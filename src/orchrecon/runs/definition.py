@@ -1,0 +1,108 @@
+"""What a run runs: the resolved definition recorded with its request, and task selection rules."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from orchrecon.documents.model import (
+    DEFAULT_MAX_PARALLEL_JOBS,
+    Configuration,
+    Orchestration,
+    build_configuration,
+    build_orchestration,
+)
+from orchrecon.documents.result import Validation
+from orchrecon.errors import UsageError
+from orchrecon.runs.state import RunStatus, RunView, StepStatus
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunDefinition:
+    """An orchestration with the configurations its tasks use, as documents and as model objects."""
+
+    orchestration: Orchestration
+    configurations: Mapping[str, Configuration]
+    max_parallel_jobs: int
+    documents: Mapping[str, Any]  # {"orchestration": data, "configurations": {ref: data}}; recorded verbatim
+    revision: str | None
+    dirty: bool
+
+    @classmethod
+    def from_validation(cls, validation: Validation, name: str, *, revision: str | None, dirty: bool) -> RunDefinition:
+        orchestration = validation.orchestrations[name]
+        refs = sorted({t.config for t in orchestration.tasks()})
+        doc = validation.documents[validation.files[f"Orchestration/{name}"]]
+        configs = {ref: validation.documents[validation.files[f"Configuration/{ref}"]].data for ref in refs}
+        return cls(
+            orchestration=orchestration,
+            configurations={ref: validation.configurations[ref] for ref in refs},
+            max_parallel_jobs=validation.project.max_parallel_jobs,
+            documents={"orchestration": doc.data, "configurations": configs},
+            revision=revision,
+            dirty=dirty,
+        )
+
+    @classmethod
+    def from_request(cls, record: Mapping[str, Any]) -> RunDefinition:
+        """The definition a run was requested with, to run it again exactly."""
+        documents = record["definition"]
+        return cls(
+            orchestration=build_orchestration(documents["orchestration"]),
+            configurations={ref: build_configuration(d) for ref, d in documents["configurations"].items()},
+            max_parallel_jobs=int(record.get("maxParallelJobs", DEFAULT_MAX_PARALLEL_JOBS)),
+            documents=documents,
+            revision=record.get("revision"),
+            dirty=bool(record.get("dirty", False)),
+        )
+
+
+def select(orchestration: Orchestration, tasks: Sequence[str] = (), skip: Sequence[str] = ()) -> frozenset[str]:
+    """The names of the tasks a manual run selects: `tasks` if given (else all), minus `skip`."""
+    known = {t.name for t in orchestration.tasks()}
+    unknown = [n for n in (*tasks, *skip) if n not in known]
+    if unknown:
+        raise UsageError(
+            f"orchestration {orchestration.name} has no task {unknown[0]!r} (tasks: {', '.join(sorted(known))})"
+        )
+    chosen = set(tasks) if tasks else known
+    return frozenset(chosen - set(skip))
+
+
+def retry_selection(old: RunView, orchestration: Orchestration) -> frozenset[str]:
+    """Keboola's default for a retry: every enabled task after a success; otherwise each task that
+    failed, and every enabled task of the phases that failed or were not executed."""
+    enabled = {t.name for t in orchestration.tasks() if t.enabled}
+    if old.status is RunStatus.SUCCESS:
+        return frozenset(enabled)
+    chosen = set(_failed_tasks(old))
+    for phase in old.phases:
+        if phase.status in (StepStatus.ERROR, StepStatus.NOT_EXECUTED, StepStatus.TERMINATED):
+            chosen.update(t.name for t in phase.tasks)
+    return frozenset(chosen & enabled)
+
+
+def _failed_tasks(run: RunView) -> set[str]:
+    bad = (StepStatus.ERROR, StepStatus.TERMINATED)
+    return {t.name for p in run.phases for t in p.tasks if t.status in bad}
+
+
+def phases_field(orchestration: Orchestration, selected: frozenset[str]) -> list[dict[str, Any]]:
+    """The `phases` of a `run.requested` record: every task, whether it is enabled and selected."""
+    return [
+        {
+            "name": phase.name,
+            "tasks": [
+                {
+                    "name": t.name,
+                    "config": t.config,
+                    "enabled": t.enabled,
+                    "selected": t.name in selected,
+                    "continueOnFailure": t.continue_on_failure,
+                }
+                for t in phase.tasks
+            ],
+        }
+        for phase in orchestration.phases
+    ]
