@@ -7,9 +7,12 @@
 FROM python:3.11-slim-bookworm AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY requirements ./requirements
 COPY src ./src
 COPY schema ./schema
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+# The locked, hash-checked dependencies, then orchrecon itself without resolving again.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels --require-hashes -r requirements/main.txt \
+    && pip wheel --no-cache-dir --wheel-dir /wheels --no-deps .
 
 FROM python:3.11-slim-bookworm
 # git fetches the repository (openssh-client for ssh:// remotes), tini reaps the task processes'
@@ -22,7 +25,7 @@ RUN apt-get update \
     && chown orchrecon:orchrecon /state \
     && git config --system --add safe.directory '*'
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
+RUN pip install --no-cache-dir --no-index --no-deps /wheels/*.whl && rm -rf /wheels
 ENV ORCHRECON_STATE_DIR=/state \
     PYTHONUNBUFFERED=1
 # The ledger, status files, reports, logs, tokens and the repository's mirror: keep it across restarts.
