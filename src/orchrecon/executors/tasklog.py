@@ -6,6 +6,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
+from orchrecon.errors import StorageError, storage_error
 from orchrecon.executors.environment import Redactor
 
 MIB = 1024 * 1024
@@ -36,6 +37,7 @@ class TaskLog:
         self._marker = 0  # length of the marker line at the start of the file, 0 while nothing was dropped
         self._dropped = 0
         self._recent = b""
+        self.fault: StorageError | None = None  # the log could not be written: the task fails with this
 
     def __enter__(self) -> TaskLog:
         return self
@@ -82,14 +84,22 @@ class TaskLog:
         if not data or self._closed:
             # Closed: a reader still draining a killed task after the executor gave up on it.
             return
-        if self._file is None:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self._path.open("w+b")
-        self._file.write(data)
-        self._size += len(data)
-        self._recent = (self._recent + data)[-_RECENT:]
-        if self._size > self._cap:
-            self._compact()
+        try:
+            if self._file is None:
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = self._path.open("w+b", buffering=0)
+            view = memoryview(data)
+            while view:  # unbuffered, so a full disk shows here and not at close; a write may be short
+                view = view[self._file.write(view) :]
+            self._size += len(data)
+            self._recent = (self._recent + data)[-_RECENT:]
+            if self._size > self._cap:
+                self._compact()
+        except OSError as exc:  # called from the event loop's pipe callbacks: never raise there
+            self.fault = storage_error("cannot write to", self._path, exc)
+            self._closed = True
+            if self._file is not None:
+                self._file.close()
 
     def _compact(self) -> None:
         # The marker sits at the start and the tail is pure output, so it is all dropped on each compaction.

@@ -54,7 +54,8 @@ class StateDir:
             for folder in (self.ledger, self.status, self.reports, self.logs, self.locks):
                 folder.mkdir(parents=True, exist_ok=True)
             self.secrets.mkdir(mode=0o700, exist_ok=True)
-            self.secrets.chmod(0o700)
+            if self.secrets.stat().st_mode & 0o777 != 0o700:  # only then: a read-only state directory cannot chmod
+                self.secrets.chmod(0o700)
         except OSError as exc:
             raise UsageError(f"cannot use state directory {self.root}: {exc.strerror}") from None
         return self
