@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import traceback
@@ -62,10 +63,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _crash(exc: BaseException) -> int:
     """A bug: one line for the user, the traceback for the bug report (if a file can take it)."""
     try:
-        with tempfile.NamedTemporaryFile("w", prefix="orchrecon-crash-", suffix=".log", delete=False) as log:
+        folder = tempfile.gettempdir()
+    except OSError:  # it probes each candidate with a write; under `ulimit -f 0` every probe fails
+        folder = os.environ.get("TMPDIR") or "/tmp"
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w", prefix="orchrecon-crash-", suffix=".log", dir=folder, delete=False
+        ) as log:
             traceback.print_exception(exc, file=log)
         where = f"traceback in {log.name}"
     except OSError as log_error:
-        where = f"no traceback: cannot write a crash log in {tempfile.gettempdir()}: {cause(log_error)}"
+        where = f"no traceback: cannot write a crash log in {folder}: {cause(log_error)}"
     print(f"orchrecon: internal error: {type(exc).__name__} ({where})", file=sys.stderr)
     return 70

@@ -4,7 +4,9 @@ When the ledger refuses a run's records (disk full, file too large, read-only), 
 to say why the run stopped. It writes the `run.finished` fields it could not append into the run's
 lock file (`locks/run.ID.lock`), which it holds and which stays behind when the process exits; the
 next command's recovery appends them as the run's end. Room for the note is written when the run is
-requested, so overwriting it later needs no new disk block, even on a full file system.
+requested, so overwriting it later needs no new disk block, even on a full file system. Only a file
+size limit (`ulimit -f`) below the note's length (about 150 bytes) leaves no way to write it: then
+recovery records what it knows, that the run's process ended while the run was processing.
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ def leave(lock: Path, fields: dict[str, Any]) -> bool:
     try:
         fd = os.open(lock, os.O_WRONLY)
         try:
-            os.pwrite(fd, data.ljust(ROOM), 0)
+            if os.pwrite(fd, data, 0) != len(data):
+                return False
+            os.ftruncate(fd, len(data))  # shrinking needs no room; the rest of the reserve goes
             os.fsync(fd)
         finally:
             os.close(fd)
