@@ -71,7 +71,8 @@ def writing(action: str, path: Path | str) -> Iterator[None]:
         raise storage_error(action, path, exc) from None
 
 
-_FAULTS = {errno.ENOSPC, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO, errno.EDQUOT, errno.ENOLCK}
+# errno values that mean the file system refused a write (rather than a wrong name or a bug)
+FAULTS = {errno.ENOSPC, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO, errno.EDQUOT, errno.ENOLCK}
 
 
 def user_error(exc: BaseException) -> OrchreconError | None:
@@ -79,7 +80,7 @@ def user_error(exc: BaseException) -> OrchreconError | None:
     code path named more precisely) as a `StorageError`; the first of these in an exception group."""
     if isinstance(exc, OrchreconError):
         return exc
-    if isinstance(exc, OSError) and exc.errno in _FAULTS and isinstance(exc.filename, str):
+    if isinstance(exc, OSError) and exc.errno in FAULTS and isinstance(exc.filename, str):
         return storage_error("cannot write", exc.filename, exc)
     if isinstance(exc, BaseExceptionGroup):
         found = [user_error(e) for e in exc.exceptions]

@@ -263,6 +263,16 @@ def test_an_immutable_ledger_refuses_run_and_touch_in_one_line(ws: Workspace, sn
     assert leftover_locks(ws) == []
 
 
+def test_a_task_whose_log_cannot_be_written_fails_naming_the_log(ws: Workspace, snapshot: SnapshotAssertion) -> None:
+    ws.orchestrate("daily", {"one": [task("a")]})
+    (ws.state / "logs").mkdir(parents=True)
+    with immutable(ws.state / "logs"):
+        run_id, done = ws.run("daily")
+    assert (done.code, done.err) == (1, "")  # a failed task, recorded as such
+    (a,) = json.loads(ws.orchrecon("show", run_id, "--format", "json").out)["phases"][0]["tasks"]
+    assert (a["status"], normalise(a["error"], ws.state)) == snapshot
+
+
 def test_reading_commands_work_on_an_immutable_state_directory(ws: Workspace) -> None:
     run_id = a_finished_run(ws)
     with immutable(ws.state):

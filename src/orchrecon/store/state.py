@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchrecon.errors import UsageError
+from orchrecon.errors import FAULTS, UsageError, storage_error
 
 DEFAULT_NAME = ".orchrecon"
 
@@ -57,6 +57,8 @@ class StateDir:
             if self.secrets.stat().st_mode & 0o777 != 0o700:  # only then: a read-only state directory cannot chmod
                 self.secrets.chmod(0o700)
         except OSError as exc:
+            if exc.errno in FAULTS:  # a full, read-only or failing disk, not a wrong name: exit 1
+                raise storage_error("cannot create folders in", self.root, exc) from None
             raise UsageError(f"cannot use state directory {self.root}: {exc.strerror}") from None
         return self
 
