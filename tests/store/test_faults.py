@@ -109,6 +109,18 @@ def test_a_limit_below_the_ledger_refuses_run_and_touch_in_one_line(ws: Workspac
     assert [r["status"] for r in ws.runs()] == ["success"] * 3
 
 
+def test_reading_commands_work_under_a_limit_below_every_file(ws: Workspace) -> None:
+    ws.orchestrate("daily", {"one": [task("a")]})
+    run_id, _ = ws.run("daily")
+    assert ws.orchrecon("tables", "touch", "t").code == 0  # the index is behind: the readers must catch up
+    index = (ws.state / "index.sqlite").read_bytes()
+    for args in (*READING, ("show", run_id)):
+        done = under_limit(ws, 512, *args)
+        assert (done.code, done.err) == (0, ""), args
+    assert "t  " in under_limit(ws, 512, "tables", "list").out
+    assert (ws.state / "index.sqlite").read_bytes() == index
+
+
 def test_a_limit_reached_mid_run_stops_its_tasks_and_records_the_cause_afterwards(
     ws: Workspace, snapshot: SnapshotAssertion
 ) -> None:
@@ -242,6 +254,8 @@ def a_finished_run(ws: Workspace) -> str:
     run_id, done = ws.run("daily")
     assert done.code == 0, done.err
     (ws.state / "index.sqlite").unlink()  # so the reading commands below would have to write a new one
+    for folder in ("status", "reports"):
+        (ws.state / folder).rmdir()  # nor create these, which they do not need
     return run_id
 
 
@@ -258,6 +272,27 @@ def test_an_immutable_ledger_refuses_run_and_touch_in_one_line(ws: Workspace, sn
     with immutable(ws.segment()):
         messages = [one_line(ws, ws.orchrecon(*args)) for args in (("run", "daily"), ("tables", "touch", "t"))]
         reads_everything(ws, run_id)
+        relative = subprocess.run(  # the state directory named as the user named it
+            [
+                sys.executable,
+                "-m",
+                "orchrecon",
+                "-C",
+                str(ws.root),
+                "--state-dir",
+                ws.state.name,
+                "tables",
+                "touch",
+                "t",
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            cwd=ws.state.parent,
+            env=builders._environ(),
+            timeout=30,
+        )
+        messages.append(one_line(ws, Done(relative.returncode, relative.stdout, relative.stderr)))
     assert messages == snapshot
     assert ws.segment().read_bytes() == before
     assert leftover_locks(ws) == []

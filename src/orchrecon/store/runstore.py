@@ -174,22 +174,26 @@ class RunStore:
     # -- the index -----------------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Fold ledger records appended since the index last looked into it."""
-        if self._memory is not None:
-            self._catch_up()
-            return
-        try:
+        """Fold ledger records appended since the index last looked into it. An index.sqlite that cannot
+        be written here (disk full, read-only, no room for its journal) is left as it is: this process
+        indexes the ledger in memory instead."""
+        if self._memory is None:
             try:
-                self._catch_up()
-            except sqlite3.DatabaseError as exc:
-                if faults.sqlite_unwritable(exc):
+                self._refresh_file()
+                return
+            except (sqlite3.DatabaseError, OSError) as exc:
+                if isinstance(exc, sqlite3.DatabaseError) and not faults.sqlite_unwritable(exc):
                     raise
-                self._index.unlink(missing_ok=True)  # damaged: it is only derived, build it again
-                self._catch_up()
-        except (sqlite3.DatabaseError, OSError) as exc:
-            if isinstance(exc, sqlite3.DatabaseError) and not faults.sqlite_unwritable(exc):
-                raise
             self._memory = sqlite3.connect(":memory:", isolation_level=None)
+        self._catch_up()
+
+    def _refresh_file(self) -> None:
+        try:
+            self._catch_up()
+        except sqlite3.DatabaseError as exc:
+            if faults.sqlite_unwritable(exc):
+                raise
+            self._index.unlink(missing_ok=True)  # damaged: it is only derived, build it again
             self._catch_up()
 
     @contextmanager

@@ -49,7 +49,8 @@ class StateDir:
         return self.root / "index.sqlite"
 
     def ensure(self) -> StateDir:
-        """Create the folders (secrets readable by the owner only); returns self."""
+        """Create the folders (secrets readable by the owner only); returns self. On a full or read-only
+        state directory the folders it cannot create are left to the commands that write into them."""
         try:
             for folder in (self.ledger, self.status, self.reports, self.logs, self.locks):
                 folder.mkdir(parents=True, exist_ok=True)
@@ -57,8 +58,10 @@ class StateDir:
             if self.secrets.stat().st_mode & 0o777 != 0o700:  # only then: a read-only state directory cannot chmod
                 self.secrets.chmod(0o700)
         except OSError as exc:
-            if exc.errno in FAULTS:  # a full, read-only or failing disk, not a wrong name: exit 1
-                raise storage_error("cannot create folders in", self.root, exc) from None
+            if exc.errno in FAULTS:  # a full, read-only or failing disk, not a wrong name
+                if self.root.is_dir():
+                    return self  # reading needs no new folder; each writer creates its own or says why not
+                raise storage_error("cannot create", self.root, exc) from None
             raise UsageError(f"cannot use state directory {self.root}: {exc.strerror}") from None
         return self
 
