@@ -308,6 +308,18 @@ def test_a_task_whose_log_cannot_be_written_fails_naming_the_log(ws: Workspace, 
     assert (a["status"], normalise(a["error"], ws.state)) == snapshot
 
 
+def test_a_run_whose_token_cannot_be_stored_ends_in_error_naming_the_file(
+    ws: Workspace, snapshot: SnapshotAssertion
+) -> None:
+    ws.orchestrate("daily", {"one": [task("a")]})
+    assert ws.orchrecon("runs").code == 0  # the state directory, without a token yet
+    with immutable(ws.state / "secrets"):
+        run_id, done = ws.run("daily")
+    assert (done.code, done.err) == (1, "")
+    assert reason_of(ws, run_id) == snapshot
+    assert ws.started("a") is None
+
+
 def test_reading_commands_work_on_an_immutable_state_directory(ws: Workspace) -> None:
     run_id = a_finished_run(ws)
     with immutable(ws.state):
