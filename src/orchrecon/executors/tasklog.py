@@ -88,9 +88,7 @@ class TaskLog:
             if self._file is None:
                 self._path.parent.mkdir(parents=True, exist_ok=True)
                 self._file = self._path.open("w+b", buffering=0)
-            view = memoryview(data)
-            while view:  # unbuffered, so a full disk shows here and not at close; a write may be short
-                view = view[self._file.write(view) :]
+            _write(self._file, data)
             self._size += len(data)
             self._recent = (self._recent + data)[-_RECENT:]
             if self._size > self._cap:
@@ -110,6 +108,13 @@ class TaskLog:
         self._dropped += self._size - self._marker - self._keep
         marker = f"[orchrecon] log over {self._cap} bytes: {self._dropped} bytes of earlier output dropped\n".encode()
         self._file.seek(0)
-        self._file.write(marker + tail)
+        _write(self._file, marker + tail)
         self._file.truncate()
         self._marker, self._size = len(marker), len(marker) + len(tail)
+
+
+def _write(f: BinaryIO, data: bytes) -> None:
+    """All of `data`. The file is unbuffered, so a full disk shows here, not at close; a write may be short."""
+    view = memoryview(data)
+    while view:
+        view = view[f.write(view) or 0 :]
