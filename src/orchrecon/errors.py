@@ -81,7 +81,8 @@ def user_error(exc: BaseException) -> OrchreconError | None:
     if isinstance(exc, OrchreconError):
         return exc
     if isinstance(exc, OSError) and exc.errno in FAULTS and isinstance(exc.filename, str):
-        return storage_error("cannot write", exc.filename, exc)
+        writing_only = exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EDQUOT)  # others fail reads too
+        return storage_error("cannot write" if writing_only else "cannot access", exc.filename, exc)
     if isinstance(exc, BaseExceptionGroup):
         found = [user_error(e) for e in exc.exceptions]
         return found[0] if found and all(f is not None for f in found) else None

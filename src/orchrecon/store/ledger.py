@@ -5,7 +5,9 @@ lines in one `write`: once `append` returns, the records survive a crash of this
 is covered by `sync()`, which fsyncs everything written so far; callers sync at the points where
 something depends on a record (a run reported requested, an API answer, process exit), so one fsync
 commits a whole group of records, as a database's group commit does. A line torn by a crash is
-ignored by readers and cut off by the next append; nothing before it is ever rewritten.
+ignored by readers and cut off by the next append; nothing before it is ever rewritten. An append the
+file system refuses (full, file too large, read-only) raises `StorageError` naming the segment, and
+leaves nothing of itself behind.
 """
 
 from __future__ import annotations
