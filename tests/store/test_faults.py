@@ -32,8 +32,9 @@ def ws(tmp_path: Path) -> Iterator[Workspace]:
 
 
 def file_size_limit(limit: int) -> Callable[[], None]:
-    """For `preexec_fn`: what `ulimit -f` does to the child (Python ignores SIGXFSZ itself, as bash's
-    child would have to for the write to fail with EFBIG rather than kill it)."""
+    """For `preexec_fn`: `ulimit -f` for the child, with SIGXFSZ ignored so that a write past the limit
+    fails with EFBIG rather than killing it (CPython ignores it at start anyway). Mid-run, the tests lower
+    the limit of the running process with `prlimit`, which is what `ulimit -f` is in the shell that runs it."""
 
     def apply() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
