@@ -32,6 +32,7 @@ from orchrecon.store.state import StateDir
 from orchrecon.store.tokens import TokenStore
 
 WAIT_POLL_SECONDS = 0.05
+_ENDS = frozenset(s.value for s in RunStatus if s.finished)  # what an end note may say
 CANCEL_POLL_SECONDS = 0.1
 
 Observer = Callable[[Record], None]
@@ -466,7 +467,7 @@ def recover(store: RunStore, ledger: Ledger, state: StateDir) -> list[str]:
             else:
                 status, reason = RunStatus.CANCELLED.value, f"{pid} died before the run started"
             note = endnotes.read(lock.path)
-            if note is not None:
+            if note is not None and note["status"] in _ENDS:
                 status, reason = note["status"], str(note.get("reason", ""))
             try:
                 ledger.append_one("run.finished", run=summary.id, status=status, reason=reason or None)
