@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import traceback
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from orchrecon import __version__
 from orchrecon.commands import cancel, health, plan, reconcile, retry, run, runs, show, tables, tokens, validate
-from orchrecon.errors import OrchreconError
+from orchrecon.errors import OrchreconError, cause, user_error
 
 COMMANDS = (validate, plan, run, retry, cancel, runs, show, tables, tokens, reconcile, health)
 
@@ -43,17 +44,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
-    except OrchreconError as exc:
-        print(f"orchrecon: error: {exc}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
         print("orchrecon: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 1
-    except Exception as exc:  # a bug: one line for the user, the traceback for the bug report
-        with tempfile.NamedTemporaryFile("w", prefix="orchrecon-crash-", suffix=".log", delete=False) as log:
-            traceback.print_exc(file=log)
-        print(f"orchrecon: internal error: {type(exc).__name__} (traceback in {log.name})", file=sys.stderr)
-        return 70
+    except (OrchreconError, OSError, BaseExceptionGroup) as exc:
+        error = user_error(exc)
+        if error is None:
+            return _crash(exc)
+        print(f"orchrecon: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except Exception as exc:
+        return _crash(exc)
     return code
+
+
+def _crash(exc: BaseException) -> int:
+    """A bug: one line for the user, the traceback for the bug report (if a file can take it)."""
+    try:
+        folder = tempfile.gettempdir()
+    except OSError:  # it probes each candidate with a write; under `ulimit -f 0` every probe fails
+        folder = os.environ.get("TMPDIR") or "/tmp"
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w", prefix="orchrecon-crash-", suffix=".log", dir=folder, delete=False
+        ) as log:
+            traceback.print_exception(exc, file=log)
+        where = f"traceback in {log.name}"
+    except OSError as log_error:
+        where = f"no traceback: cannot write a crash log in {folder}: {cause(log_error)}"
+    print(f"orchrecon: internal error: {type(exc).__name__} ({where})", file=sys.stderr)
+    return 70

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import enum
+import errno
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class OrchreconError(Exception):
@@ -20,6 +25,68 @@ class UsageError(OrchreconError):
 
 class NotFoundError(UsageError):
     """An unknown orchestration, run, table or path."""
+
+
+class StorageError(OrchreconError):
+    """A file in the state directory could not be written (disk full, file too large, read-only,
+    immutable, I/O error). `str()` names the file as the user sees it; `reason` names it absolutely,
+    for records other processes read."""
+
+    def __init__(self, action: str, path: str, cause: str, *, shown: str | None = None) -> None:
+        self.action, self.path, self.cause = action, path, cause
+        self.reason = f"{action} {path}: {cause}"
+        super().__init__(f"{action} {shown or path}: {cause}")
+
+
+# Naming write failures: an `OSError` on a state file becomes a `StorageError` that says which file and
+# why ("cannot append to .orchrecon/ledger/00000001.jsonl: file too large").
+
+
+def cause(exc: OSError) -> str:
+    """The reason in the words of strerror(3), lower case: "no space left on device"."""
+    text = os.strerror(exc.errno) if exc.errno else str(exc)
+    return text[:1].lower() + text[1:]
+
+
+def shown(path: Path | str) -> str:
+    """`path` relative to the working directory when it lies below it (as a user who names the state
+    directory relatively, or uses the repository's own, wrote it), else absolute."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except (ValueError, OSError):
+        return str(path)
+
+
+def storage_error(action: str, path: Path | str, exc: OSError) -> StorageError:
+    """`exc`, raised by a call on `path`, as a `StorageError`."""
+    return StorageError(action, str(path), cause(exc), shown=shown(path))
+
+
+@contextmanager
+def writing(action: str, path: Path | str) -> Iterator[None]:
+    """Turn an `OSError` raised inside into a `StorageError` "`action` `path`: cause"."""
+    try:
+        yield
+    except OSError as exc:
+        raise storage_error(action, path, exc) from None
+
+
+# errno values that mean the file system refused a write (rather than a wrong name or a bug)
+FAULTS = {errno.ENOSPC, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO, errno.EDQUOT, errno.ENOLCK}
+
+
+def user_error(exc: BaseException) -> OrchreconError | None:
+    """What to tell the user about `exc`: itself if it is ours; a write failure on a named file (one no
+    code path named more precisely) as a `StorageError`; the first of these in an exception group."""
+    if isinstance(exc, OrchreconError):
+        return exc
+    if isinstance(exc, OSError) and exc.errno in FAULTS and isinstance(exc.filename, str):
+        writing_only = exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EDQUOT)  # others fail reads too
+        return storage_error("cannot write" if writing_only else "cannot access", exc.filename, exc)
+    if isinstance(exc, BaseExceptionGroup):
+        found = [user_error(e) for e in exc.exceptions]
+        return found[0] if found and all(f is not None for f in found) else None
+    return None
 
 
 class InvalidDocumentsError(OrchreconError):

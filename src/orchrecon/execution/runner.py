@@ -8,6 +8,7 @@ lock. Every change of state is a ledger record, appended before anyone is told a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 from collections.abc import Callable, Mapping
@@ -17,11 +18,13 @@ from typing import Any
 
 from orchrecon.clock import Clock
 from orchrecon.documents.model import Phase, Task, deep_merge
+from orchrecon.errors import StorageError
 from orchrecon.execution.orphans import kill_run_processes
 from orchrecon.executors import Executor, Outcome, TaskJob
 from orchrecon.runs import state as runstate
 from orchrecon.runs.definition import RunDefinition, phases_field
 from orchrecon.runs.state import RunStatus, RunView, StepStatus
+from orchrecon.store import endnotes
 from orchrecon.store.ledger import Ledger, Position, Record
 from orchrecon.store.locks import FileLock, config_lock, orchestration_lock, run_lock
 from orchrecon.store.runstore import RunStore
@@ -29,6 +32,7 @@ from orchrecon.store.state import StateDir
 from orchrecon.store.tokens import TokenStore
 
 WAIT_POLL_SECONDS = 0.05
+_ENDS = frozenset(s.value for s in RunStatus if s.finished)  # what an end note may say
 CANCEL_POLL_SECONDS = 0.1
 
 Observer = Callable[[Record], None]
@@ -43,6 +47,8 @@ class _Active:
     token: str = ""  # read when the run starts, so a rotation while it waits applies
     cancel: asyncio.Event = field(default_factory=asyncio.Event)
     reason: str = ""
+    fault: StorageError | None = None  # the first record of this run the ledger refused
+    ending: bool = False  # `_finish` was called: its outcome stands
 
 
 class Runner:
@@ -94,21 +100,30 @@ class Runner:
         run_id = self._new_id()
         lock = run_lock(self._state.locks, run_id)
         lock.try_acquire()  # before the record exists, so recovery never mistakes it for an orphan
+        try:
+            endnotes.reserve(lock.path)  # a run whose end could go unexplained is not started
+            record = self._ledger.append_one(
+                "run.requested",
+                run=run_id,
+                orchestration=definition.orchestration.name,
+                trigger=trigger,
+                by=by,
+                retryOf=retry_of,
+                revision=definition.revision,
+                dirty=definition.dirty,
+                maxParallelJobs=definition.max_parallel_jobs,
+                phases=phases_field(definition.orchestration, selected),
+                definition=dict(definition.documents),
+            )
+        except StorageError:
+            lock.release(remove=True)  # nothing was recorded
+            raise
         self._owned[run_id] = lock
-        record = self._ledger.append_one(
-            "run.requested",
-            run=run_id,
-            orchestration=definition.orchestration.name,
-            trigger=trigger,
-            by=by,
-            retryOf=retry_of,
-            revision=definition.revision,
-            dirty=definition.dirty,
-            maxParallelJobs=definition.max_parallel_jobs,
-            phases=phases_field(definition.orchestration, selected),
-            definition=dict(definition.documents),
-        )
-        self._ledger.sync()
+        try:
+            self._ledger.sync()
+        except StorageError as exc:  # recorded, perhaps not durably: it ends here, with the cause
+            self._give_up(run_id, {"status": RunStatus.CANCELLED.value, "reason": exc.reason})
+            raise
         self._requests[run_id] = (record, self._ledger.last_position)
         self._notify(record)
         return record
@@ -151,7 +166,12 @@ class Runner:
     # -- executing -----------------------------------------------------------------------------------
 
     async def execute(self, run_id: str) -> RunView:
-        """Run a requested run this process owns to its end; returns its final view."""
+        """Run a requested run this process owns to its end; returns its final view.
+
+        Raises `StorageError` when a file the run needs cannot be written: its running tasks are stopped,
+        no later phase starts, and its end is recorded with that cause, now if the ledger takes it, else
+        by the next command's recovery (from the note the run leaves in its lock file).
+        """
         if run_id in self._requests:
             record, position = self._requests.pop(run_id)
             cancelled = False
@@ -173,37 +193,95 @@ class Runner:
         watcher = asyncio.create_task(self._watch_cancel_requests(active, position))
         lock = orchestration_lock(self._state.locks, active.view.orchestration)
         try:
-            if not await self._wait_turn(active, lock):
-                self._append(active.view, "run.finished", status=RunStatus.CANCELLED.value, reason=active.reason)
-                return active.view
-            active.token = self._tokens.get(active.view.orchestration)
             try:
-                active.root = self._workdir(active.definition.revision)
-            except Exception as exc:  # e.g. a remote revision that cannot be checked out: the run fails, nothing else
-                reason = f"cannot prepare the files of revision {active.definition.revision}: {exc}"
-                self._append(active.view, "run.finished", status=RunStatus.ERROR.value, reason=reason)
-                return active.view
-            self._append(active.view, "run.started", pid=os.getpid())
-            work = asyncio.create_task(self._run_phases(active))
-            stop = asyncio.create_task(active.cancel.wait())
-            await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
-            if not work.done():
-                work.cancel()
-            status = await _outcome(work)
-            if status is None:
-                self._append(active.view, "run.finished", status=RunStatus.TERMINATED.value, reason=active.reason)
-            else:
-                self._append(active.view, "run.finished", status=status.value)
-            stop.cancel()
+                await self._execute_active(active, lock)
+            except Exception as exc:
+                fault = active.fault or _storage_error(exc)
+                if fault is None or active.ending:
+                    raise
+                active.fault = fault
+                self._finish(active, RunStatus.TERMINATED)
             return active.view
         finally:
             watcher.cancel()
             lock.release()
             del self._active[run_id]
-            await self._ledger.sync_async()
-            owned = self._owned.pop(run_id, None)
-            if owned is not None:
-                owned.release(remove=True)
+            try:
+                await self._ledger.sync_async()
+            except StorageError:
+                if active.fault is None:
+                    raise
+            finally:
+                owned = self._owned.pop(run_id, None)
+                if owned is not None:
+                    owned.release(remove=active.view.status.finished)  # else its note waits for recovery
+
+    async def _execute_active(self, active: _Active, lock: FileLock) -> None:
+        if not await self._wait_turn(active, lock):
+            self._finish(active, RunStatus.CANCELLED, active.reason)
+            return
+        try:
+            active.token = self._tokens.get(active.view.orchestration)
+        except StorageError as exc:
+            self._finish(active, RunStatus.ERROR, f"cannot read the orchestration's token: {exc.reason}")
+            return
+        try:
+            active.root = self._workdir(active.definition.revision)
+        except Exception as exc:  # e.g. a remote revision that cannot be checked out: the run fails, nothing else
+            reason = f"cannot prepare the files of revision {active.definition.revision}: {exc}"
+            self._finish(active, RunStatus.ERROR, reason)
+            return
+        self._append(active.view, "run.started", pid=os.getpid())
+        work = asyncio.create_task(self._run_phases(active))
+        stop = asyncio.create_task(active.cancel.wait())
+        await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if not work.done():
+            work.cancel()
+        try:
+            status = await _outcome(work)
+        finally:
+            stop.cancel()
+        if active.fault is not None:
+            raise active.fault
+        if status is None:
+            self._finish(active, RunStatus.TERMINATED, active.reason)
+        else:
+            self._finish(active, status)
+
+    def _finish(self, active: _Active, status: RunStatus, reason: str | None = None) -> None:
+        """Record the run's end. After a record the ledger refused, the end is that refusal: the run is
+        terminated (cancelled if it never started) with its cause as the reason, and the fault is raised."""
+        active.ending = True
+        fields: dict[str, Any] = {"status": status.value}
+        if reason:
+            fields["reason"] = reason
+        if active.fault is None:
+            try:
+                self._append(active.view, "run.finished", **fields)
+                return
+            except StorageError as exc:  # it did end so; only the record of it is late
+                fields["reason"] = f"{reason}; " if reason else ""
+                fields["reason"] += f"recorded late: {exc.reason}"
+        else:
+            started = active.view.status is RunStatus.PROCESSING
+            ended = RunStatus.TERMINATED if started else RunStatus.CANCELLED
+            fields = {"status": ended.value, "reason": active.fault.reason}
+        fault = active.fault
+        assert fault is not None
+        try:
+            record = self._ledger.append_one("run.finished", run=active.view.id, **fields)
+        except StorageError:
+            self._give_up(active.view.id, fields)
+            raise fault from None
+        runstate.apply(active.view, record)
+        self._notify(record)
+        raise fault
+
+    def _give_up(self, run_id: str, fields: dict[str, Any]) -> None:
+        """Leave the run's end, which the ledger refused, in its lock file for the next recovery."""
+        owned = self._owned.get(run_id)
+        if owned is not None:
+            endnotes.leave(owned.path, fields)
 
     async def _wait_turn(self, active: _Active, lock: FileLock) -> bool:
         """Wait until this run holds its orchestration's lock and no earlier request is still pending."""
@@ -319,15 +397,35 @@ class Runner:
             error="not started: another task of the phase failed",
         )
 
-    def _append(self, view: RunView, type_: str, **fields: Any) -> Record:
-        record = self._ledger.append_one(type_, run=view.id, **fields)
+    def _append(self, view: RunView, type_: str, **fields: Any) -> None:
+        """Record a step of the run. Once the ledger refused one, it records nothing more of this run
+        but its end (`_finish`): a later record in a ledger that misses an earlier one would be false."""
+        active = self._active.get(view.id)
+        if active is not None and active.fault is not None:
+            raise active.fault
+        try:
+            record = self._ledger.append_one(type_, run=view.id, **fields)
+        except StorageError as exc:
+            if active is not None:
+                active.fault = exc
+                active.reason = exc.reason
+                active.cancel.set()  # stops its running tasks (their process groups are killed)
+            raise
         runstate.apply(view, record)
         self._notify(record)
-        return record
 
     def _notify(self, record: Record) -> None:
         if self._observer is not None:
             self._observer(record)
+
+
+def _storage_error(exc: BaseException) -> StorageError | None:
+    """The `StorageError` that `exc` is, or that an exception group from a phase's tasks holds."""
+    if isinstance(exc, StorageError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        return next((found for e in exc.exceptions if (found := _storage_error(e)) is not None), None)
+    return None
 
 
 async def _outcome(work: asyncio.Task[RunStatus]) -> RunStatus | None:
@@ -343,26 +441,43 @@ async def _outcome(work: asyncio.Task[RunStatus]) -> RunStatus | None:
 def recover(store: RunStore, ledger: Ledger, state: StateDir) -> list[str]:
     """Record runs whose owning process died as ended: terminated if they had started, cancelled if
     not. A run's owner holds its run lock until the run is recorded finished, so a lock we can take
-    belongs to a dead process."""
+    belongs to a dead process.
+
+    A process the ledger refused leaves the end it could not record in the run's lock file (see
+    `endnotes`); that end is recorded then. Where nothing can be written (a full or read-only state
+    directory), the run stays unrecorded, for a later command to record."""
     recovered = []
     for summary in store.unfinished():
         lock = run_lock(state.locks, summary.id)
-        if not lock.try_acquire():
+        try:
+            if not lock.try_acquire():
+                continue
+        except StorageError:
             continue
+        recorded = False
         try:
             view = store.get(summary.id)
             if view is None or view.status.finished:
+                recorded = True
                 continue
             pid = f"process {view.pid}" if view.pid else "its process"
             kill_run_processes(summary.id)  # its tasks outlive it in their own sessions; free their configurations
             if view.status is RunStatus.PROCESSING:
-                status, reason = RunStatus.TERMINATED, f"{pid} died while the run was processing"
+                status, reason = RunStatus.TERMINATED.value, f"{pid} died while the run was processing"
             else:
-                status, reason = RunStatus.CANCELLED, f"{pid} died before the run started"
-            ledger.append_one("run.finished", run=summary.id, status=status.value, reason=reason)
+                status, reason = RunStatus.CANCELLED.value, f"{pid} died before the run started"
+            note = endnotes.read(lock.path)
+            if note is not None and note["status"] in _ENDS:
+                status, reason = note["status"], str(note.get("reason", ""))
+            try:
+                ledger.append_one("run.finished", run=summary.id, status=status, reason=reason or None)
+            except StorageError:
+                continue
+            recorded = True
             recovered.append(summary.id)
         finally:
-            lock.release(remove=True)
+            lock.release(remove=recorded)
     if recovered:
-        ledger.sync()
+        with contextlib.suppress(StorageError):  # recorded; whether durably is up to the disk
+            ledger.sync()
     return recovered

@@ -154,6 +154,8 @@ class CommandExecutor:
 
     @staticmethod
     def _result(returncode: int, log: TaskLog) -> TaskResult:
+        if log.fault is not None:
+            return failure(log.fault.reason)
         if returncode == 0:
             return TaskResult(outcome=Outcome.SUCCESS, exit_code=0)
         if returncode < 0:

@@ -85,7 +85,7 @@ class HttpExecutor:
             except _Failed as exc:
                 result = failure(redactor.text(str(exc)))
             log.line(f"result: {result.outcome.value}" + (f": {result.error}" if result.error else ""))
-            return result
+            return failure(log.fault.reason) if log.fault is not None else result
 
 
 class _HttpRun:

@@ -6,6 +6,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
+from orchrecon.errors import StorageError, storage_error
 from orchrecon.executors.environment import Redactor
 
 MIB = 1024 * 1024
@@ -36,6 +37,7 @@ class TaskLog:
         self._marker = 0  # length of the marker line at the start of the file, 0 while nothing was dropped
         self._dropped = 0
         self._recent = b""
+        self.fault: StorageError | None = None  # the log could not be written: the task fails with this
 
     def __enter__(self) -> TaskLog:
         return self
@@ -82,14 +84,20 @@ class TaskLog:
         if not data or self._closed:
             # Closed: a reader still draining a killed task after the executor gave up on it.
             return
-        if self._file is None:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self._path.open("w+b")
-        self._file.write(data)
-        self._size += len(data)
-        self._recent = (self._recent + data)[-_RECENT:]
-        if self._size > self._cap:
-            self._compact()
+        try:
+            if self._file is None:
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = self._path.open("w+b", buffering=0)
+            _write(self._file, data)
+            self._size += len(data)
+            self._recent = (self._recent + data)[-_RECENT:]
+            if self._size > self._cap:
+                self._compact()
+        except OSError as exc:  # called from the event loop's pipe callbacks: never raise there
+            self.fault = storage_error("cannot write to", self._path, exc)
+            self._closed = True
+            if self._file is not None:
+                self._file.close()
 
     def _compact(self) -> None:
         # The marker sits at the start and the tail is pure output, so it is all dropped on each compaction.
@@ -100,6 +108,13 @@ class TaskLog:
         self._dropped += self._size - self._marker - self._keep
         marker = f"[orchrecon] log over {self._cap} bytes: {self._dropped} bytes of earlier output dropped\n".encode()
         self._file.seek(0)
-        self._file.write(marker + tail)
+        _write(self._file, marker + tail)
         self._file.truncate()
         self._marker, self._size = len(marker), len(marker) + len(tail)
+
+
+def _write(f: BinaryIO, data: bytes) -> None:
+    """All of `data`. The file is unbuffered, so a full disk shows here, not at close; a write may be short."""
+    view = memoryview(data)
+    while view:
+        view = view[f.write(view) or 0 :]

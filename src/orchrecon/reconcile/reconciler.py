@@ -20,6 +20,7 @@ from orchrecon.app import App
 from orchrecon.clock import format_time, parse_time
 from orchrecon.documents.result import Validation
 from orchrecon.documents.validation import validate_files
+from orchrecon.errors import StorageError
 from orchrecon.execution.runner import Runner, recover
 from orchrecon.gitsource import GitError, Source, SourceReason, SourceState
 from orchrecon.reconcile import desired as desired_state
@@ -352,6 +353,13 @@ class Reconciler:
         return run_id
 
     async def _execute(self, run_id: str, revision: str | None) -> object:
+        try:
+            return await self._execute_in(run_id, revision)
+        except StorageError as exc:  # the runner stopped it and recorded why, or left that to recovery
+            self._log("run stopped: the state directory refused a write", {"run": run_id, "error": str(exc)})
+            return None
+
+    async def _execute_in(self, run_id: str, revision: str | None) -> object:
         if revision is None:
             return await self._runner.execute(run_id)
         self._running_revisions[revision] += 1

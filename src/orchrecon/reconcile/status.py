@@ -6,13 +6,14 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from orchrecon.clock import format_time
+from orchrecon.errors import storage_error, writing
 from orchrecon.reconcile.desired import Desired
 from orchrecon.scheduling.firetimes import next_fire_times
 from orchrecon.scheduling.triggers import TriggerState
@@ -25,7 +26,7 @@ RECENT_RUNS = 10
 def write_json(path: Path, data: Any) -> None:
     """Replace `path` atomically: readers see the old file or the new one, never half of one."""
     with _folder(path.parent) as folder_fd:
-        _replace_in(folder_fd, path.name, _encode(data))
+        _replace_in(folder_fd, path.parent, path.name, _encode(data))
 
 
 def write_many(folder: Path, files: Iterable[tuple[str, Any]]) -> None:
@@ -33,15 +34,16 @@ def write_many(folder: Path, files: Iterable[tuple[str, Any]]) -> None:
     system's part, which releases the GIL: a full pass writes 10,000 files, and the two overlap. One
     writer only: more contend for the folder's lock and are slower (measured on ext4)."""
     with _folder(folder) as folder_fd, ThreadPoolExecutor(max_workers=1) as writer:
-        for done in [writer.submit(_replace_in, folder_fd, name, _encode(data)) for name, data in files]:
+        for done in [writer.submit(_replace_in, folder_fd, folder, name, _encode(data)) for name, data in files]:
             done.result()
 
 
 @contextmanager
 def _folder(folder: Path) -> Iterator[int]:
     """`folder`, created if need be, open for system calls relative to it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    with writing("cannot write to", folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
         yield folder_fd
     finally:
@@ -53,16 +55,23 @@ def _encode(data: Any) -> str:
     return json.dumps(data, separators=(",", ":")) + "\n"
 
 
-def _replace_in(folder_fd: int, name: str, text: str) -> None:
+def _replace_in(folder_fd: int, folder: Path, name: str, text: str) -> None:
     """Write `name` under a temporary name and rename it into place, relative to an open folder (no
-    path lookups: 15% fewer system-call costs)."""
+    path lookups: 15% fewer system-call costs). Raises `StorageError` naming the file; the old one stays."""
     temporary = f".{name}.{os.getpid()}.tmp"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644, dir_fd=folder_fd)
     try:
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
-    os.rename(temporary, name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644, dir_fd=folder_fd)
+        try:
+            data = memoryview(text.encode())
+            while data:  # a write may be short on a nearly full disk
+                data = data[os.write(fd, data) :]
+        finally:
+            os.close(fd)
+        os.rename(temporary, name, src_dir_fd=folder_fd, dst_dir_fd=folder_fd)
+    except OSError as exc:
+        with suppress(OSError):
+            os.unlink(temporary, dir_fd=folder_fd)
+        raise storage_error("cannot write", folder / name, exc) from None
 
 
 def orchestration_status(

@@ -5,7 +5,9 @@ lines in one `write`: once `append` returns, the records survive a crash of this
 is covered by `sync()`, which fsyncs everything written so far; callers sync at the points where
 something depends on a record (a run reported requested, an API answer, process exit), so one fsync
 commits a whole group of records, as a database's group commit does. A line torn by a crash is
-ignored by readers and cut off by the next append; nothing before it is ever rewritten.
+ignored by readers and cut off by the next append; nothing before it is ever rewritten. An append the
+file system refuses (full, file too large, read-only) raises `StorageError` naming the segment, and
+leaves nothing of itself behind.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from orchrecon.clock import Clock, format_time
+from orchrecon.errors import storage_error, writing
 
 VERSION = 1
 SEGMENT_LIMIT = 64 * 1024 * 1024
@@ -85,15 +88,24 @@ class Ledger:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _append_locked(self, records: Sequence[Mapping[str, Any]]) -> list[Record]:
-        fd, size = self._current_segment()
-        self._catch_up(fd, size)
+        """Raises `StorageError` naming the segment when it cannot be written; nothing is appended then."""
+        try:
+            fd, size = self._current_segment()
+            self._catch_up(fd, size)
+        except OSError as exc:
+            raise storage_error("cannot append to", self._dir / segment_name(self._segment), exc) from None
         time = format_time(self._clock.now())
         written: list[Record] = []
+        before = self._last_seq
         for record in records:
             self._last_seq += 1
             written.append({"v": VERSION, "seq": self._last_seq, "time": time, **record})
         data = b"".join(encode(r) for r in written)
-        self._write_all(fd, data, self._known_size)
+        try:
+            self._write_all(fd, data, self._known_size)
+        except OSError as exc:
+            self._last_seq = before  # not written: the next append reuses these seqs
+            raise storage_error("cannot append to", self._dir / segment_name(self._segment), exc) from None
         self._known_size += len(data)
         self._dirty = True
         self.last_position = Position(self._segment, self._known_size)
@@ -129,11 +141,13 @@ class Ledger:
             with self._mutex:
                 pending, self._unsynced = self._unsynced, []
                 current = self._fd
-            for fd in pending:
-                os.fsync(fd)
-                os.close(fd)
+            with writing("cannot sync", self._dir):
+                for fd in pending:
+                    os.fsync(fd)
+                    os.close(fd)
             if current is not None:
-                os.fsync(current)
+                with writing("cannot sync", self._dir / segment_name(self._segment)):
+                    os.fsync(current)
 
     async def sync_async(self) -> None:
         """`sync()` off the event loop; concurrent callers share one fsync."""
@@ -149,8 +163,9 @@ class Ledger:
 
     def _lock_descriptor(self) -> int:
         if self._lock_fd is None:
-            self._dir.mkdir(parents=True, exist_ok=True)
-            self._lock_fd = os.open(self._dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+            with writing("cannot open", self._dir / ".lock"):
+                self._dir.mkdir(parents=True, exist_ok=True)
+                self._lock_fd = os.open(self._dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         return self._lock_fd
 
     def _current_segment(self) -> tuple[int, int]:
@@ -176,9 +191,14 @@ class Ledger:
         return self._fd, size
 
     def _switch_to(self, number: int) -> None:
+        path = self._dir / segment_name(number)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise storage_error("cannot append to", path, exc) from None
         if self._fd is not None:
             self._unsynced.append(self._fd)
-        self._fd = os.open(self._dir / segment_name(number), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._fd = fd
         self._segment = number
         self._known_size = -1
 

@@ -13,6 +13,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from orchrecon.errors import writing
+
 POLL_SECONDS = 0.02
 
 
@@ -34,12 +36,13 @@ class FileLock:
         return self._held
 
     def try_acquire(self) -> bool:
-        """Take the lock if it is free; never waits."""
+        """Take the lock if it is free; never waits. Raises `StorageError` when the file cannot be opened."""
         if self._held:
             return False  # a flock on a descriptor we already lock would succeed: refuse it here
         if self._fd is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            with writing("cannot open", self.path):  # a full, read-only or immutable locks/ folder
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

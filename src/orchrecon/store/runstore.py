@@ -17,6 +17,7 @@ from typing import Any
 
 from orchrecon.runs import state as runstate
 from orchrecon.runs.state import RunView
+from orchrecon.store import faults
 from orchrecon.store.ledger import Ledger, Position, Record, segment_name
 
 SCHEMA_VERSION = "3"
@@ -67,6 +68,9 @@ class RunStore:
     def __init__(self, ledger: Ledger, index: Path) -> None:
         self._ledger = ledger
         self._index = index
+        # The index in memory, built from the ledger, when index.sqlite cannot be written (a full or
+        # read-only state directory): it is only a cache, so reading commands go on without it.
+        self._memory: sqlite3.Connection | None = None
 
     # -- queries -------------------------------------------------------------------------------------
 
@@ -170,22 +174,42 @@ class RunStore:
     # -- the index -----------------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Fold ledger records appended since the index last looked into it."""
+        """Fold ledger records appended since the index last looked into it. An index.sqlite that cannot
+        be written here (disk full, read-only, no room for its journal) is left as it is: this process
+        indexes the ledger in memory instead."""
+        if self._memory is None:
+            try:
+                self._refresh_file()
+                return
+            except (sqlite3.DatabaseError, OSError) as exc:
+                if isinstance(exc, sqlite3.DatabaseError) and not faults.sqlite_unwritable(exc):
+                    raise
+            self._memory = sqlite3.connect(":memory:", isolation_level=None)
+        self._catch_up()
+
+    def _refresh_file(self) -> None:
         try:
             self._catch_up()
-        except sqlite3.DatabaseError:
+        except sqlite3.DatabaseError as exc:
+            if faults.sqlite_unwritable(exc):
+                raise
             self._index.unlink(missing_ok=True)  # damaged: it is only derived, build it again
             self._catch_up()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
+        if self._memory is not None:
+            yield self._memory
+            return
         with closing(sqlite3.connect(self._index, timeout=30, isolation_level=None)) as db:
             yield db
 
     def _catch_up(self) -> None:
-        self._index.parent.mkdir(parents=True, exist_ok=True)
+        if self._memory is None:
+            self._index.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
+            if self._memory is None:
+                db.execute("PRAGMA journal_mode=WAL")
             db.executescript(_SCHEMA)
             db.execute("BEGIN IMMEDIATE")  # one process catches up at a time; the others then see it done
             try:
@@ -193,7 +217,8 @@ class RunStore:
                 self._fold_into(db, position)
                 db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:  # a failed COMMIT (disk full) has rolled back already
+                    db.execute("ROLLBACK")
                 raise
 
     def _covered(self, db: sqlite3.Connection) -> Position:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchrecon.errors import UsageError
+from orchrecon.errors import FAULTS, UsageError, storage_error
 
 DEFAULT_NAME = ".orchrecon"
 
@@ -49,13 +49,19 @@ class StateDir:
         return self.root / "index.sqlite"
 
     def ensure(self) -> StateDir:
-        """Create the folders (secrets readable by the owner only); returns self."""
+        """Create the folders (secrets readable by the owner only); returns self. On a full or read-only
+        state directory the folders it cannot create are left to the commands that write into them."""
         try:
             for folder in (self.ledger, self.status, self.reports, self.logs, self.locks):
                 folder.mkdir(parents=True, exist_ok=True)
             self.secrets.mkdir(mode=0o700, exist_ok=True)
-            self.secrets.chmod(0o700)
+            if self.secrets.stat().st_mode & 0o777 != 0o700:  # only then: a read-only state directory cannot chmod
+                self.secrets.chmod(0o700)
         except OSError as exc:
+            if exc.errno in FAULTS:  # a full, read-only or failing disk, not a wrong name
+                if self.root.is_dir():
+                    return self  # reading needs no new folder; each writer creates its own or says why not
+                raise storage_error("cannot create", self.root, exc) from None
             raise UsageError(f"cannot use state directory {self.root}: {exc.strerror}") from None
         return self
 

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from orchrecon.errors import writing
+
 PREFIX = "orco_"
 
 
@@ -37,8 +39,9 @@ class TokenStore:
 
     @contextmanager
     def _locked(self) -> Iterator[dict[str, str]]:
-        self._file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(self._file.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        with writing("cannot open", self._file.with_suffix(".lock")):
+            self._file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self._file.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
@@ -51,12 +54,13 @@ class TokenStore:
 
     def _save(self, tokens: dict[str, str]) -> None:
         temporary = self._file.with_suffix(".tmp")
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(tokens, f)
-            f.flush()
-            os.fsync(f.fileno())
-        temporary.replace(self._file)
+        with writing("cannot write", self._file):  # the old file stays as it was
+            fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(tokens, f)
+                f.flush()
+                os.fsync(f.fileno())
+            temporary.replace(self._file)
 
 
 def _new_token() -> str:
