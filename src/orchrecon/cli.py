@@ -11,7 +11,7 @@ from pathlib import Path
 
 from orchrecon import __version__
 from orchrecon.commands import cancel, health, plan, reconcile, retry, run, runs, show, tables, tokens, validate
-from orchrecon.errors import OrchreconError
+from orchrecon.errors import OrchreconError, printable
 
 COMMANDS = (validate, plan, run, retry, cancel, runs, show, tables, tokens, reconcile, health)
 
@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
     except OrchreconError as exc:
-        print(f"orchrecon: error: {exc}", file=sys.stderr)
+        print(f"orchrecon: error: {printable(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("orchrecon: interrupted", file=sys.stderr)

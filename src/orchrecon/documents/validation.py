@@ -31,17 +31,27 @@ _HOMES = {
     "Configuration": "configurations/<component>/<name>.yaml",
     "Orchestration": "orchestrations/<name>.yaml",
 }
-_YAML = re.compile(r".*\.ya?ml")
+_YAML = re.compile(r".*\.ya?ml", re.DOTALL)
+_FOLDER_KINDS = {"configurations": "Configuration", "orchestrations": "Orchestration"}
 
 
 def expected_kind(file: str) -> str | None:
-    """The kind a file at this repository path must hold; None if orchrecon ignores the file."""
+    """The kind a file at this repository path must hold; None if orchrecon ignores the file.
+
+    A name with a control character in a document folder counts whatever it ends with (`x.yaml\\n`
+    looks like `x.yaml` in a listing): it is refused by `name_problem`, never silently skipped."""
     if file in PROJECT_FILES:
         return "Project"
-    top = file.split("/", 1)[0]
-    if not _YAML.fullmatch(file):
+    if not _YAML.fullmatch(file) and file.isprintable():
         return None
-    return {"configurations": "Configuration", "orchestrations": "Orchestration"}.get(top)
+    return _FOLDER_KINDS.get(file.split("/", 1)[0])
+
+
+def name_problem(file: str) -> str | None:
+    """Why a document's path is refused: control characters, which terminals and tools mangle."""
+    if file.isprintable():
+        return None
+    return "file names with control or invisible characters are refused; rename the file"
 
 
 def layout_problem(file: str, kind: str) -> str | None:
@@ -70,31 +80,34 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def validate_files(files: Mapping[str, bytes], validator: SchemaValidator | None = None) -> Validation:
-    """Validate every document in `files` (repository-relative POSIX path -> raw bytes)."""
+def validate_files(
+    files: Mapping[str, bytes], validator: SchemaValidator | None = None, *, sizes: Mapping[str, int] | None = None
+) -> Validation:
+    """Validate every document in `files` (repository-relative POSIX path -> raw bytes); `sizes` holds
+    the real size of each file a reader cut short, for the message that refuses it."""
     validator = validator or SchemaValidator()
     result = Validation()
     with _gc_paused():
         wanted = [(file, kind) for file in sorted(files) if (kind := expected_kind(file)) is not None]
         placed = [(file, kind) for file, kind in wanted if not _misplaced(result, file, kind, files)]
         for file, kind in placed:
-            _check_one(result, file, _load(file, files[file]), kind, validator)
+            _check_one(result, file, _load(file, files[file], (sizes or {}).get(file)), kind, validator)
         checks.check_repository(result)
     result.diagnostics.sort(key=lambda d: (d.file, d.line, d.col, d.message))
     result.invalid_files.update(d.file for d in result.errors)
     return result
 
 
-def _load(file: str, raw: bytes) -> Document | LoadError:
+def _load(file: str, raw: bytes, size: int | None) -> Document | LoadError:
     try:
-        return load_text(file, raw)
+        return load_text(file, raw, size=size)
     except LoadError as exc:
         return exc
 
 
 def _misplaced(result: Validation, file: str, kind: str, files: Mapping[str, bytes]) -> bool:
     """Report a file in a place no document of its kind may be; True if it was."""
-    problem = layout_problem(file, kind)
+    problem = name_problem(file) or layout_problem(file, kind)
     if file == "orchrecon.yml" and "orchrecon.yaml" in files:
         problem = "orchrecon.yaml already holds the project settings; keep one of the two files"
     if problem:
