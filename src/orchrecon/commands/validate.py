@@ -24,6 +24,8 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
 
 
 def run(*, repo: Path, paths: Sequence[str], fmt: str, environ: Mapping[str, str], out: TextIO) -> int:
+    if "" in paths:
+        raise UsageError("PATH is empty; leave it out to validate the whole repository")
     root = find_root(Path(paths[0]) if paths and not is_repository(repo) and repo == Path() else repo)
     selected = [_relative(root, Path(p)) for p in paths]
     result = validate_tree(root)

@@ -20,7 +20,7 @@ from orchrecon.documents.schema import render_path
 from orchrecon.errors import Diagnostic, Severity
 
 MIN_SCHEDULE_GAP_MINUTES = 5
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def diagnostic(
@@ -196,7 +196,7 @@ def _cron_problems(cron: str) -> tuple[tuple[str, Severity], ...]:
 
 
 def _email_problem(doc: Document, path: JsonPath, email: str | None) -> Iterator[Diagnostic]:
-    if email is not None and not _EMAIL.fullmatch(email):
+    if email is not None and not EMAIL.fullmatch(email):
         yield diagnostic(doc, path, f"{email!r} is not an email address")
 
 
