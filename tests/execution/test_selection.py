@@ -65,3 +65,15 @@ def test_an_unknown_task_is_a_usage_error_and_records_nothing(ws: Workspace) -> 
         assert done.err.startswith("orchrecon: error: ")
     assert ws.runs() == []
     assert ws.probes() == []
+
+
+def test_a_retry_naming_a_disabled_task_is_a_usage_error(ws: Workspace) -> None:
+    ws.orchestrate("daily", PHASES)
+    run_id, _ = ws.run("daily")
+    done = ws.orchrecon("retry", run_id, "--task", "off")
+    assert done.code == 2
+    assert done.err == (
+        "orchrecon: error: task 'off' of daily is disabled (enabled: false in the run's recorded definition); "
+        "enable it and retry with --current\n"
+    )
+    assert ws.requested() == [run_id]

@@ -81,8 +81,9 @@ def select(
     disabled = [n for n in tasks if not known[n].enabled]
     if disabled:
         where = _enabled_position(orchestration, disabled[0], source)
+        then = "to run it" if source else "and retry with --current"
         raise UsageError(
-            f"task {disabled[0]!r} of {orchestration.name} is disabled (enabled: false{where}); enable it to run it"
+            f"task {disabled[0]!r} of {orchestration.name} is disabled (enabled: false{where}); enable it {then}"
         )
     chosen = (set(tasks) if tasks else set(known)) - set(skip)
     if (tasks or skip) and not any(known[n].enabled for n in chosen):
@@ -96,7 +97,7 @@ def _enabled_position(orchestration: Orchestration, task: str, source: Document 
             if source is not None and t.name == task:
                 line, col = source.position(("spec", "phases", i, "tasks", j, "enabled"))
                 return f" at {source.file}:{line}:{col}"
-    return ""
+    return " in the run's recorded definition"
 
 
 def retry_selection(old: RunView, orchestration: Orchestration) -> frozenset[str]:
