@@ -64,12 +64,16 @@ def test_a_file_name_with_control_characters_is_refused_and_printed_escaped(
     assert out == snapshot
 
 
-def test_escaped_names_in_github_annotations_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    repo = small_repo(tmp_path)
+def test_escaped_names_in_github_annotations_and_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = small_repo(tmp_path / "repo")
     write(repo, "orchestrations/\x1b[31mred.yaml", ORCHESTRATION.format(name="red", config="ex/a"))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
     _, github, _ = _validate(capsys, repo, "--format", "github")
     assert "\x1b" not in github
     assert "file=orchestrations/\\x1b[31mred.yaml,line=1,col=1" in github
+    assert "| `orchestrations/\\x1b[31mred.yaml` | 1:1 |" in (tmp_path / "summary.md").read_text(encoding="utf-8")
     _, report, _ = _validate(capsys, repo, "--format", "json")
     assert json.loads(report)["errors"][0]["file"] == "orchestrations/\x1b[31mred.yaml"  # JSON escapes it itself
     assert "\x1b" not in report

@@ -254,10 +254,13 @@ def _trigger_edges(result: Validation) -> dict[str, list[tuple[str, str]]]:
         for table in o.trigger.tables if o.trigger else ():
             waiting.setdefault(table, []).append(name)
     edges: dict[str, list[tuple[str, str]]] = {}
+    if not waiting:
+        return edges
+    feeding = {ref: [t for t in c.outputs if t in waiting] for ref, c in result.configurations.items()}
     for name, o in sorted(result.orchestrations.items()):
-        outputs = {table for t in o.tasks() if t.enabled for table in result.configurations[t.config].outputs}
+        outputs = {table for t in o.tasks() if t.enabled for table in feeding[t.config]}
         seen: set[str] = set()
-        for table in sorted(outputs & waiting.keys()):
+        for table in sorted(outputs):
             for other in sorted(waiting[table]):
                 if other not in seen:
                     seen.add(other)

@@ -154,9 +154,8 @@ def _offset(tz: ZoneInfo, instant: datetime) -> timedelta:
 def dst_transitions(timezone: str, start: datetime, end: datetime) -> list[Transition]:
     """Every change of the zone's UTC offset in (start, end], found to the second."""
     start, end = start.astimezone(UTC), end.astimezone(UTC)
-    return [
-        t for year in range(start.year, end.year + 1) for t in _year_transitions(timezone, year) if start < t.at <= end
-    ]
+    years = range(start.year, min(end.year, LAST_DAY.year) + 1)  # the year after LAST_DAY's cannot be bisected
+    return [t for year in years for t in _year_transitions(timezone, year) if start < t.at <= end]
 
 
 @cache
