@@ -48,8 +48,9 @@ def _triggered(repo: Path, name: str, config: str, tables: str, *, enabled: bool
         "orchestrations/daily.yaml\n",
         "orchestrations/\x1b[31mred.yaml",
         "configurations/e\tx/a.yaml",
+        "orchestrations/caf\udce9.yaml",  # the byte 0xe9 alone: not UTF-8
     ],
-    ids=["newline-inside", "newline-after-the-extension", "escape-sequence", "tab-in-a-folder"],
+    ids=["newline-inside", "newline-after-the-extension", "escape-sequence", "tab-in-a-folder", "not-utf-8"],
 )
 def test_a_file_name_with_control_characters_is_refused_and_printed_escaped(
     name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], snapshot: SnapshotAssertion
@@ -75,8 +76,7 @@ def test_escaped_names_in_github_annotations_and_json(
     assert "file=orchestrations/\\x1b[31mred.yaml,line=1,col=1" in github
     assert "| `orchestrations/\\x1b[31mred.yaml` | 1:1 |" in (tmp_path / "summary.md").read_text(encoding="utf-8")
     _, report, _ = _validate(capsys, repo, "--format", "json")
-    assert json.loads(report)["errors"][0]["file"] == "orchestrations/\x1b[31mred.yaml"  # JSON escapes it itself
-    assert "\x1b" not in report
+    assert json.loads(report)["errors"][0]["file"] == "orchestrations/\\x1b[31mred.yaml"  # as printed
 
 
 def test_a_file_over_1_mib_is_reported_with_its_real_size(
@@ -126,3 +126,14 @@ def test_no_cycle_through_a_disabled_task_or_a_chain(tmp_path: Path, capsys: pyt
     code, out, _ = _validate(capsys, repo)
     assert code == 0
     assert "trigger cycle" not in out
+
+
+def test_a_step_summary_that_cannot_be_written_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, snapshot: SnapshotAssertion
+) -> None:
+    repo = small_repo(tmp_path / "repo")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "no-such-folder" / "summary.md"))
+    code, out, err = _validate(capsys, repo, "--format", "github")
+    assert code == 1
+    assert out == ""
+    assert err.replace(str(tmp_path), "<TMP>") == snapshot

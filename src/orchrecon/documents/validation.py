@@ -20,7 +20,7 @@ from orchrecon.documents.model import (
 )
 from orchrecon.documents.result import Validation
 from orchrecon.documents.schema import SchemaValidator, render_path
-from orchrecon.errors import Diagnostic, Severity
+from orchrecon.errors import Diagnostic, Severity, printable
 
 API_VERSION = "orchrecon/v1"
 KINDS = ("Project", "Configuration", "Orchestration")
@@ -48,9 +48,12 @@ def expected_kind(file: str) -> str | None:
 
 
 def name_problem(file: str) -> str | None:
-    """Why a document's path is refused: control characters, which terminals and tools mangle."""
+    """Why a document's path is refused: control characters, which terminals and tools mangle, or bytes
+    that are not UTF-8 (decoded as lone surrogates)."""
     if file.isprintable():
         return None
+    if any("\udc80" <= c <= "\udcff" for c in file):
+        return "file names must be UTF-8; rename the file"
     return "file names with control or invisible characters are refused; rename the file"
 
 
@@ -111,7 +114,8 @@ def _misplaced(result: Validation, file: str, kind: str, files: Mapping[str, byt
     if file == "orchrecon.yml" and "orchrecon.yaml" in files:
         problem = "orchrecon.yaml already holds the project settings; keep one of the two files"
     if problem:
-        result.diagnostics.append(Diagnostic(file=file, line=1, col=1, message=problem))
+        # Named as printed: a name that is not UTF-8 could not even be written to the ledger or a status file.
+        result.diagnostics.append(Diagnostic(file=printable(file), line=1, col=1, message=problem))
     return problem is not None
 
 
