@@ -137,3 +137,11 @@ def test_a_step_summary_that_cannot_be_written_is_one_line(
     assert code == 1
     assert out == ""
     assert err.replace(str(tmp_path), "<TMP>") == snapshot
+
+
+def test_a_control_character_in_a_file_that_is_not_yaml_is_still_ignored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = small_repo(tmp_path)
+    write(repo, "orchestrations/Icon\r", "")  # what macOS Finder leaves in a folder with a custom icon
+    assert _validate(capsys, repo) == (0, "2 files checked: 0 errors, 0 warnings\n", "")

@@ -31,20 +31,21 @@ _HOMES = {
     "Configuration": "configurations/<component>/<name>.yaml",
     "Orchestration": "orchestrations/<name>.yaml",
 }
-_YAML = re.compile(r".*\.ya?ml", re.DOTALL)
+_YAML = re.compile(r".*\.ya?ml")
 _FOLDER_KINDS = {"configurations": "Configuration", "orchestrations": "Orchestration"}
 
 
 def expected_kind(file: str) -> str | None:
     """The kind a file at this repository path must hold; None if orchrecon ignores the file.
 
-    A name with a control character in a document folder counts whatever it ends with (`x.yaml\\n`
-    looks like `x.yaml` in a listing): it is refused by `name_problem`, never silently skipped."""
+    Control characters do not count when deciding (`x.yaml` and a newline looks like `x.yaml` in a
+    listing): such a name is then refused by `name_problem`, never silently skipped."""
     if file in PROJECT_FILES:
         return "Project"
-    if not _YAML.fullmatch(file) and file.isprintable():
+    shown = file if file.isprintable() else "".join(c for c in file if c.isprintable())
+    if not _YAML.fullmatch(shown):
         return None
-    return _FOLDER_KINDS.get(file.split("/", 1)[0])
+    return _FOLDER_KINDS.get(shown.split("/", 1)[0])
 
 
 def name_problem(file: str) -> str | None:
