@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import sys
+from dataclasses import replace
 from typing import TextIO
 
 from orchrecon.app import App
@@ -28,7 +29,8 @@ def working_tree_definition(app: App, name: str) -> RunDefinition:
         known = ", ".join(sorted(validation.orchestrations)) or "none"
         raise NotFoundError(f"no valid orchestration {name!r} (valid orchestrations: {known})")
     revision, dirty = working_tree_revision(app.repo)
-    return RunDefinition.from_validation(validation, name, revision=revision, dirty=dirty)
+    definition = RunDefinition.from_validation(validation, name, revision=revision, dirty=dirty)
+    return replace(definition, source=validation.documents[validation.files[f"Orchestration/{name}"]])
 
 
 def check_person(as_email: str | None) -> None:

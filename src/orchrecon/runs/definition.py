@@ -29,7 +29,9 @@ class RunDefinition:
     documents: Mapping[str, Any]  # {"orchestration": data, "configurations": {ref: data}}; recorded verbatim
     revision: str | None
     dirty: bool
-    source: Document | None = field(default=None, compare=False, repr=False)  # the file, for positions
+    # The orchestration's file, for positions in messages to the person starting a run; never kept by the
+    # reconciler, whose definitions live long (a document holds its text and node tree).
+    source: Document | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_validation(cls, validation: Validation, name: str, *, revision: str | None, dirty: bool) -> RunDefinition:
@@ -44,7 +46,6 @@ class RunDefinition:
             documents={"orchestration": doc.data, "configurations": configs},
             revision=revision,
             dirty=dirty,
-            source=doc,
         )
 
     @classmethod
