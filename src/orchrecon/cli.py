@@ -12,7 +12,7 @@ from pathlib import Path
 
 from orchrecon import __version__
 from orchrecon.commands import cancel, health, plan, reconcile, retry, run, runs, show, tables, tokens, validate
-from orchrecon.errors import OrchreconError, cause, user_error
+from orchrecon.errors import OrchreconError, cause, printable, user_error
 
 COMMANDS = (validate, plan, run, retry, cancel, runs, show, tables, tokens, reconcile, health)
 
@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         error = user_error(exc)
         if error is None:
             return _crash(exc)
-        print(f"orchrecon: error: {error}", file=sys.stderr)
+        print(f"orchrecon: error: {printable(str(error))}", file=sys.stderr)
         return error.exit_code
     except Exception as exc:
         return _crash(exc)

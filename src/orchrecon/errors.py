@@ -11,6 +11,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def printable(text: str) -> str:
+    """`text` with each character a terminal would act on or hide (newline, escape, other controls,
+    bidi overrides) written as its Python escape, as `repr` does: a message stays one honest line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 class OrchreconError(Exception):
     """A problem the user can act on; `main` prints it as one line and exits with `exit_code`."""
 
@@ -117,4 +125,5 @@ class Diagnostic:
     severity: Severity = Severity.ERROR
 
     def render(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}: {self.severity.value}: {self.message} [{self.json_path}]"
+        where = f"{printable(self.file)}:{self.line}:{self.col}"
+        return f"{where}: {self.severity.value}: {printable(self.message)} [{printable(self.json_path)}]"

@@ -42,11 +42,15 @@ def test_skip_task_leaves_tasks_out_and_a_phase_without_tasks_is_skipped(ws: Wor
     }
 
 
-def test_a_disabled_task_never_runs_even_when_named(ws: Workspace) -> None:
+def test_a_disabled_task_never_runs_and_naming_it_is_a_usage_error(ws: Workspace) -> None:
     ws.orchestrate("daily", PHASES)
-    run_id, done = ws.run("daily", "--task", "off", "--task", "a")
+    done = ws.orchrecon("run", "daily", "--task", "off", "--task", "a")
+    assert done.code == 2
+    assert done.err.startswith("orchrecon: error: task 'off' of daily is disabled (enabled: false at ")
+    assert ws.runs() == []
+    run_id, done = ws.run("daily")
     assert done.code == 0, done.out + done.err
-    assert ws.ran(run_id) == {"a"}
+    assert ws.ran(run_id) == {"a", "b", "c"}
     assert statuses(ws.show(run_id))["off"] == "skipped"
 
 
@@ -61,3 +65,15 @@ def test_an_unknown_task_is_a_usage_error_and_records_nothing(ws: Workspace) -> 
         assert done.err.startswith("orchrecon: error: ")
     assert ws.runs() == []
     assert ws.probes() == []
+
+
+def test_a_retry_naming_a_disabled_task_is_a_usage_error(ws: Workspace) -> None:
+    ws.orchestrate("daily", PHASES)
+    run_id, _ = ws.run("daily")
+    done = ws.orchrecon("retry", run_id, "--task", "off")
+    assert done.code == 2
+    assert done.err == (
+        "orchrecon: error: task 'off' of daily is disabled (enabled: false in the run's recorded definition); "
+        "enable it and retry with --current\n"
+    )
+    assert ws.requested() == [run_id]

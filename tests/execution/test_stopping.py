@@ -126,7 +126,7 @@ def test_a_cancel_requested_just_after_the_request_is_not_lost(ws: Workspace) ->
     wait_until(lambda: ws.started("a"), what="the first run's task")
     second, go_on = ws.start_stuck("run", "daily")
     wait_until(lambda: len(ws.requested()) == 2, what="the second request")
-    cancel = ws.start("cancel", ws.requested()[1], "--wait", "1")
+    cancel = ws.start("cancel", ws.requested()[1], "--wait", "1s")
     wait_until(lambda: ws.ledger()[-1]["type"] == "run.cancel-requested", what="the cancel request")
     go_on()
     assert ws.finish(cancel).code == 0

@@ -794,6 +794,15 @@ def test_fire_times_is_an_unbounded_lazy_iterator() -> None:
     assert next_fire_times("* * * * *", "UTC", after, 0) == []
 
 
+@pytest.mark.parametrize("zone", ["UTC", "Pacific/Kiritimati", "America/Adak"])
+def test_fire_times_end_with_the_calendar_instead_of_overflowing(zone: str) -> None:
+    fires = list(fire_times("0 0 29 2 *", zone, _at("9990-01-01T00:00Z")))
+    assert [f.astimezone(ZoneInfo(zone)).year for f in fires] == [9992, 9996]  # 9998 is no leap year
+    last = list(fire_times("59 23 * * *", zone, _at("9998-12-30T00:00Z")))[-1]
+    assert last.astimezone(ZoneInfo(zone)).isoformat()[:16] == "9998-12-31T23:59"
+    assert [t.at.year for t in dst_transitions(zone, _at("9998-01-01T00:00Z"), last)] in ([], [9998, 9998])
+
+
 def _transitions(zone: str, start: str, end: str) -> list[tuple[str, timedelta, timedelta]]:
     result = dst_transitions(zone, _at(start), _at(end))
     for transition in result:

@@ -6,11 +6,13 @@ import asyncio
 import os
 import signal
 import sys
+from dataclasses import replace
 from typing import TextIO
 
 from orchrecon.app import App
+from orchrecon.documents.checks import EMAIL
 from orchrecon.documents.repository import validate_tree
-from orchrecon.errors import InvalidDocumentsError, NotFoundError
+from orchrecon.errors import InvalidDocumentsError, NotFoundError, UsageError
 from orchrecon.execution.progress import Progress
 from orchrecon.gitsource import working_tree_revision
 from orchrecon.runs.definition import RunDefinition
@@ -27,7 +29,14 @@ def working_tree_definition(app: App, name: str) -> RunDefinition:
         known = ", ".join(sorted(validation.orchestrations)) or "none"
         raise NotFoundError(f"no valid orchestration {name!r} (valid orchestrations: {known})")
     revision, dirty = working_tree_revision(app.repo)
-    return RunDefinition.from_validation(validation, name, revision=revision, dirty=dirty)
+    definition = RunDefinition.from_validation(validation, name, revision=revision, dirty=dirty)
+    return replace(definition, source=validation.documents[validation.files[f"Orchestration/{name}"]])
+
+
+def check_person(as_email: str | None) -> None:
+    """Refuse an `--as` that is not an email address: it names the person a run notifies."""
+    if as_email is not None and not EMAIL.fullmatch(as_email):
+        raise UsageError(f"--as {as_email!r} is not an email address")
 
 
 def watch_children_with_pidfd() -> None:

@@ -48,9 +48,11 @@ def run(
     *, repo: Path, state_dir: Path | None, max_age: str | None, out: TextIO, environ: Mapping[str, str], clock: Clock
 ) -> int:
     try:
-        limit = parse_duration(max_age) if max_age else None
+        limit = parse_duration(max_age) if max_age is not None else None
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(f"--max-age: {exc}") from None
+    if limit is not None and limit < timedelta(seconds=1):
+        raise UsageError(f"--max-age must be at least 1s, got {max_age!r}")
     path = (state.named(state_dir, environ) or state.default(find_root(repo))).status / "_reconciler.json"
     try:
         status = json.loads(path.read_text(encoding="utf-8"))

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,11 +23,18 @@ from orchrecon.errors import UsageError
 from orchrecon.scheduling.firetimes import dst_transitions, next_fire_times
 from orchrecon.scheduling.triggers import TriggerView, evaluate, trigger_key
 
+MAX_COUNT = 1000
+# Fire times are computed until the end of datetime's calendar; far before or after this the horizon is nonsense.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser("plan", parents=[common], help="next fire times, DST changes and trigger state")
     p.add_argument("--from", dest="start", metavar="TIME", help="an instant with a zone, e.g. 2026-03-28T00:00Z")
-    p.add_argument("--count", type=int, default=5, metavar="N", help="fire times per schedule (default 5)")
+    p.add_argument(
+        "--count", type=int, default=5, metavar="N", help=f"fire times per schedule, 1 to {MAX_COUNT} (default 5)"
+    )
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(
         handler=lambda a: run(
@@ -54,13 +61,10 @@ def run(
     err: TextIO,
     environ: Mapping[str, str],
 ) -> int:
+    if not 1 <= count <= MAX_COUNT:
+        raise UsageError(f"--count must be between 1 and {MAX_COUNT}, got {count}")
     app = open_app(repo, state_dir, environ=environ)
-    try:
-        now = parse_time(start) if start else app.clock.now()
-    except ValueError:
-        raise UsageError(f"--from {start!r} is not an instant with a zone, e.g. 2026-03-28T00:00Z") from None
-    if count < 1:
-        raise UsageError("--count must be at least 1")
+    now = _start(start) if start is not None else app.clock.now()
     result = validate_tree(app.repo)
     context = _Context(app, now)
     plans = [_plan(o, now, count, context) for o in sorted(result.orchestrations.values(), key=lambda o: o.name)]
@@ -72,6 +76,16 @@ def run(
     for d in result.errors:
         err.write(f"{d.render()}\n")
     return 0 if result.valid else 1
+
+
+def _start(text: str) -> datetime:
+    try:
+        at = parse_time(text)
+    except ValueError:
+        raise UsageError(f"--from {text!r} is not an instant with a zone, e.g. 2026-03-28T00:00Z") from None
+    if not EARLIEST <= at < LATEST:
+        raise UsageError(f"--from must lie between 1970-01-01T00:00Z and 9000-01-01T00:00Z, got {text!r}")
+    return at
 
 
 class _Context:

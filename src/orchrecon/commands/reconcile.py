@@ -71,12 +71,13 @@ def run(
     out: TextIO,
     environ: Mapping[str, str],
 ) -> int:
-    try:
-        every, patience = parse_duration(interval), parse_duration(grace)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    every, patience = _duration("--interval", interval), _duration("--grace", grace)
     if every < timedelta(seconds=1):
         raise UsageError("--interval must be at least 1s")
+    if git_url == "":
+        raise UsageError("--git is empty: name the remote repository, or leave --git out to follow the checkout")
+    if branch == "":
+        raise UsageError(f"--branch is empty: name a branch, or leave it out to follow {DEFAULT_BRANCH}")
     if git_url is None and branch is not None:
         raise UsageError("--branch needs --git URL")
     if git_url is not None and watch:
@@ -96,6 +97,13 @@ def run(
         state = reconciler.source_state
         raise OrchreconError(f"source not ready ({state.reason.value}): {state.message}")
     return 0
+
+
+def _duration(option: str, text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
 
 
 def _logger(log_format: str, out: TextIO, clock: Clock) -> Log:

@@ -11,7 +11,7 @@ from typing import TextIO
 
 from orchrecon.app import open_app
 from orchrecon.commands import Subparsers
-from orchrecon.commands._runs import execute, working_tree_definition
+from orchrecon.commands._runs import check_person, execute, working_tree_definition
 from orchrecon.errors import UsageError
 from orchrecon.gitsource import user_email
 from orchrecon.runs.definition import RunDefinition, retry_selection, select
@@ -48,6 +48,7 @@ def run(
     out: TextIO,
     environ: Mapping[str, str],
 ) -> int:
+    check_person(as_email)
     app = open_app(repo, state_dir, environ=environ)
     old = app.run_view(run_id)
     if not old.status.finished:
@@ -58,7 +59,11 @@ def run(
         request = app.store.request(run_id)
         assert request is not None
         definition = RunDefinition.from_request(request)
-    selected = select(definition.orchestration, tasks) if tasks else retry_selection(old, definition.orchestration)
+    selected = (
+        select(definition.orchestration, tasks, source=definition.source)
+        if tasks
+        else retry_selection(old, definition.orchestration)
+    )
     if not selected:
         raise UsageError(f"run {run_id} has nothing to retry; name tasks with --task")
     by = as_email or user_email(app.repo)

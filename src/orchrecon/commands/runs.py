@@ -14,15 +14,17 @@ from orchrecon.app import open_app
 from orchrecon.clock import parse_time
 from orchrecon.commands import Subparsers
 from orchrecon.documents.repository import validate_tree
-from orchrecon.errors import NotFoundError
+from orchrecon.errors import NotFoundError, UsageError
 from orchrecon.execution.progress import seconds
 from orchrecon.store.runstore import RunSummary
+
+MAX_LIMIT = 1_000_000
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser("runs", parents=[common], help="list recent runs")
     p.add_argument("name", nargs="?", metavar="NAME", help="only this orchestration's runs")
-    p.add_argument("--limit", type=int, default=20, metavar="N")
+    p.add_argument("--limit", type=int, default=20, metavar="N", help=f"at most N runs, 1 to {MAX_LIMIT} (default 20)")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(
         handler=lambda a: run(
@@ -66,8 +68,12 @@ def run(
     out: TextIO,
     environ: Mapping[str, str],
 ) -> int:
+    if not 1 <= limit <= MAX_LIMIT:
+        raise UsageError(f"--limit must be between 1 and {MAX_LIMIT}, got {limit}")
+    if name == "":
+        raise UsageError("NAME is empty; leave it out to list the runs of every orchestration")
     app = open_app(repo, state_dir, environ=environ)
-    runs = app.store.recent(name, max(limit, 0))
+    runs = app.store.recent(name, limit)
     if name and not runs and name not in validate_tree(app.repo).orchestrations:
         raise NotFoundError(f"no orchestration {name!r} and no runs of one")
     if fmt == "json":

@@ -13,7 +13,7 @@ from orchrecon import gitsource
 from orchrecon.commands import Subparsers
 from orchrecon.documents import reporters
 from orchrecon.documents.repository import find_root, is_repository, validate_tree
-from orchrecon.errors import NotFoundError, Severity, UsageError
+from orchrecon.errors import NotFoundError, OrchreconError, Severity, UsageError
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -24,6 +24,8 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
 
 
 def run(*, repo: Path, paths: Sequence[str], fmt: str, environ: Mapping[str, str], out: TextIO) -> int:
+    if "" in paths:
+        raise UsageError("PATH is empty; leave it out to validate the whole repository")
     root = find_root(Path(paths[0]) if paths and not is_repository(repo) and repo == Path() else repo)
     selected = [_relative(root, Path(p)) for p in paths]
     result = validate_tree(root)
@@ -42,8 +44,11 @@ def run(*, repo: Path, paths: Sequence[str], fmt: str, environ: Mapping[str, str
         out.write(reporters.render_github(shown, changed))
         summary = environ.get("GITHUB_STEP_SUMMARY")
         if summary:
-            with Path(summary).open("a", encoding="utf-8") as f:
-                f.write(reporters.render_summary(shown, files))
+            try:
+                with Path(summary).open("a", encoding="utf-8") as f:
+                    f.write(reporters.render_summary(shown, files))
+            except OSError as exc:
+                raise OrchreconError(f"cannot append to GITHUB_STEP_SUMMARY {summary}: {exc.strerror}") from None
     else:
         out.write(reporters.render_text(shown, files))
     if hidden_errors:

@@ -20,7 +20,7 @@ from orchrecon.documents.schema import render_path
 from orchrecon.errors import Diagnostic, Severity
 
 MIN_SCHEDULE_GAP_MINUTES = 5
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def diagnostic(
@@ -196,7 +196,7 @@ def _cron_problems(cron: str) -> tuple[tuple[str, Severity], ...]:
 
 
 def _email_problem(doc: Document, path: JsonPath, email: str | None) -> Iterator[Diagnostic]:
-    if email is not None and not _EMAIL.fullmatch(email):
+    if email is not None and not EMAIL.fullmatch(email):
         yield diagnostic(doc, path, f"{email!r} is not an email address")
 
 
@@ -243,6 +243,74 @@ def check_repository(result: Validation) -> None:
                             severity=Severity.WARNING,
                         )
                     )
+    result.diagnostics.extend(trigger_cycles(result))
+
+
+def _trigger_edges(result: Validation) -> dict[str, list[tuple[str, str]]]:
+    """orchestration -> [(table, orchestration)]: the triggers that tables it outputs feed, those of its
+    enabled tasks only (a disabled task writes nothing); one table per pair, in a fixed order."""
+    waiting: dict[str, list[str]] = {}
+    for name, o in result.orchestrations.items():
+        for table in o.trigger.tables if o.trigger else ():
+            waiting.setdefault(table, []).append(name)
+    edges: dict[str, list[tuple[str, str]]] = {}
+    if not waiting:
+        return edges
+    feeding = {ref: [t for t in c.outputs if t in waiting] for ref, c in result.configurations.items()}
+    for name, o in sorted(result.orchestrations.items()):
+        outputs = {table for t in o.tasks() if t.enabled for table in feeding[t.config]}
+        seen: set[str] = set()
+        for table in sorted(outputs):
+            for other in sorted(waiting[table]):
+                if other not in seen:
+                    seen.add(other)
+                    edges.setdefault(name, []).append((table, other))
+    return edges
+
+
+def _shortest_cycle(edges: dict[str, list[tuple[str, str]]], start: str) -> list[tuple[str, str]] | None:
+    """The fewest (table, orchestration) steps from `start` back to itself, or None."""
+    came: dict[str, tuple[str, str]] = {}  # orchestration -> (table, the one before it)
+    frontier = [start]
+    while frontier:
+        following = []
+        for here in frontier:
+            for table, there in edges.get(here, ()):
+                if there == start:
+                    return _path_back(came, start, here, table)
+                if there not in came:
+                    came[there] = (table, here)
+                    following.append(there)
+        frontier = following
+    return None
+
+
+def _path_back(came: dict[str, tuple[str, str]], start: str, last: str, table: str) -> list[tuple[str, str]]:
+    steps = [(table, start)]
+    while last != start:
+        table, before = came[last]
+        steps.append((table, last))
+        last = before
+    return steps[::-1]
+
+
+def trigger_cycles(result: Validation) -> Iterator[Diagnostic]:
+    """A warning for each orchestration whose runs, through the tables they output, trigger it again
+    (itself, or others that trigger it back), at its trigger table that closes the shortest such cycle."""
+    edges = _trigger_edges(result)
+    # Only an orchestration that feeds a trigger and has one fed can be on a cycle: skip the rest.
+    fed = {there for steps in edges.values() for _, there in steps}
+    for name in sorted(edges.keys() & fed):
+        steps = _shortest_cycle(edges, name)
+        if steps is None:
+            continue
+        trigger = result.orchestrations[name].trigger
+        assert trigger is not None
+        doc = result.documents[result.files[f"Orchestration/{name}"]]
+        names = " -> ".join([name, *(there for _, there in steps)])
+        via = ", ".join(table for table, _ in steps)
+        path = ("spec", "trigger", "tables", trigger.tables.index(steps[-1][0]))
+        yield diagnostic(doc, path, f"trigger cycle: {names} (via {via})", severity=Severity.WARNING)
 
 
 def _reference_problems(

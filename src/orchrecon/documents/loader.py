@@ -98,10 +98,12 @@ class _Parser(CParser):
         pass
 
 
-def load_text(file: str, raw: bytes) -> Document:
-    """Parse one file's bytes into a `Document`; raises `LoadError` with a position."""
+def load_text(file: str, raw: bytes, *, size: int | None = None) -> Document:
+    """Parse one file's bytes into a `Document`; raises `LoadError` with a position. `size` is the
+    file's real size when a reader kept only its first MAX_FILE_BYTES + 1 bytes."""
     if len(raw) > MAX_FILE_BYTES:
-        raise LoadError(f"file is {len(raw)} bytes; documents are limited to {MAX_FILE_BYTES} bytes (1 MiB)")
+        total = max(size or 0, len(raw))
+        raise LoadError(f"file is {total} bytes; documents are limited to {MAX_FILE_BYTES} bytes (1 MiB)")
     text = _decode(raw)
     try:
         _check_depth(text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Sequence
 
-from orchrecon.errors import Diagnostic, Severity
+from orchrecon.errors import Diagnostic, Severity, printable
 
 
 def plural(count: int, word: str) -> str:
@@ -34,7 +34,8 @@ def render_json(diagnostics: Sequence[Diagnostic]) -> str:
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # GitHub decodes %0A back to a newline in the annotation; any other control character is escaped.
+    return printable(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def _escape_property(text: str) -> str:
@@ -65,7 +66,7 @@ def render_summary(diagnostics: Sequence[Diagnostic], files: int) -> str:
         out += ["| | file | line | problem |", "|---|---|---|---|"]
         for d in diagnostics:
             icon = "❌" if d.severity is Severity.ERROR else "⚠️"
-            message = d.message.replace("|", "\\|")
-            out.append(f"| {icon} | `{d.file}` | {d.line}:{d.col} | {message} `{d.json_path}` |")
+            message = printable(d.message).replace("|", "\\|")
+            out.append(f"| {icon} | `{printable(d.file)}` | {d.line}:{d.col} | {message} `{d.json_path}` |")
         out.append("")
     return "\n".join(out) + "\n"

@@ -20,6 +20,7 @@ class Tree:
     """The documents of a working tree as bytes, and the entries that could not be read."""
 
     files: dict[str, bytes] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)  # the real size of each file read only in part
     problems: list[Diagnostic] = field(default_factory=list)
 
 
@@ -78,7 +79,9 @@ def _read(root: Path, rel: str, tree: Tree) -> None:
         return
     try:
         with path.open("rb") as f:
-            tree.files[rel] = f.read(MAX_FILE_BYTES + 1)
+            raw = tree.files[rel] = f.read(MAX_FILE_BYTES + 1)
+            if len(raw) > MAX_FILE_BYTES:  # too large: enough to refuse it, and the size to say so
+                tree.sizes[rel] = os.fstat(f.fileno()).st_size
     except OSError as exc:
         tree.problems.append(_problem(rel, f"cannot read: {exc.strerror}"))
 
@@ -90,7 +93,7 @@ def _problem(rel: str, message: str) -> Diagnostic:
 def validate_tree(root: Path) -> Validation:
     """Read and validate the working tree at `root`."""
     tree = read_tree(root)
-    result = validate_files(tree.files)
+    result = validate_files(tree.files, sizes=tree.sizes)
     if tree.problems:
         result.diagnostics = sorted([*result.diagnostics, *tree.problems], key=lambda d: (d.file, d.line, d.col))
         result.invalid_files.update(d.file for d in tree.problems)

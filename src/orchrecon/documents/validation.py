@@ -20,7 +20,7 @@ from orchrecon.documents.model import (
 )
 from orchrecon.documents.result import Validation
 from orchrecon.documents.schema import SchemaValidator, render_path
-from orchrecon.errors import Diagnostic, Severity
+from orchrecon.errors import Diagnostic, Severity, printable
 
 API_VERSION = "orchrecon/v1"
 KINDS = ("Project", "Configuration", "Orchestration")
@@ -32,16 +32,30 @@ _HOMES = {
     "Orchestration": "orchestrations/<name>.yaml",
 }
 _YAML = re.compile(r".*\.ya?ml")
+_FOLDER_KINDS = {"configurations": "Configuration", "orchestrations": "Orchestration"}
 
 
 def expected_kind(file: str) -> str | None:
-    """The kind a file at this repository path must hold; None if orchrecon ignores the file."""
+    """The kind a file at this repository path must hold; None if orchrecon ignores the file.
+
+    Control characters do not count when deciding (`x.yaml` and a newline looks like `x.yaml` in a
+    listing): such a name is then refused by `name_problem`, never silently skipped."""
     if file in PROJECT_FILES:
         return "Project"
-    top = file.split("/", 1)[0]
-    if not _YAML.fullmatch(file):
+    shown = file if file.isprintable() else "".join(c for c in file if c.isprintable())
+    if not _YAML.fullmatch(shown):
         return None
-    return {"configurations": "Configuration", "orchestrations": "Orchestration"}.get(top)
+    return _FOLDER_KINDS.get(shown.split("/", 1)[0])
+
+
+def name_problem(file: str) -> str | None:
+    """Why a document's path is refused: control characters, which terminals and tools mangle, or bytes
+    that are not UTF-8 (decoded as lone surrogates)."""
+    if file.isprintable():
+        return None
+    if any("\udc80" <= c <= "\udcff" for c in file):
+        return "file names must be UTF-8; rename the file"
+    return "file names with control or invisible characters are refused; rename the file"
 
 
 def layout_problem(file: str, kind: str) -> str | None:
@@ -70,35 +84,39 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def validate_files(files: Mapping[str, bytes], validator: SchemaValidator | None = None) -> Validation:
-    """Validate every document in `files` (repository-relative POSIX path -> raw bytes)."""
+def validate_files(
+    files: Mapping[str, bytes], validator: SchemaValidator | None = None, *, sizes: Mapping[str, int] | None = None
+) -> Validation:
+    """Validate every document in `files` (repository-relative POSIX path -> raw bytes); `sizes` holds
+    the real size of each file a reader cut short, for the message that refuses it."""
     validator = validator or SchemaValidator()
     result = Validation()
     with _gc_paused():
         wanted = [(file, kind) for file in sorted(files) if (kind := expected_kind(file)) is not None]
         placed = [(file, kind) for file, kind in wanted if not _misplaced(result, file, kind, files)]
         for file, kind in placed:
-            _check_one(result, file, _load(file, files[file]), kind, validator)
+            _check_one(result, file, _load(file, files[file], (sizes or {}).get(file)), kind, validator)
         checks.check_repository(result)
     result.diagnostics.sort(key=lambda d: (d.file, d.line, d.col, d.message))
     result.invalid_files.update(d.file for d in result.errors)
     return result
 
 
-def _load(file: str, raw: bytes) -> Document | LoadError:
+def _load(file: str, raw: bytes, size: int | None) -> Document | LoadError:
     try:
-        return load_text(file, raw)
+        return load_text(file, raw, size=size)
     except LoadError as exc:
         return exc
 
 
 def _misplaced(result: Validation, file: str, kind: str, files: Mapping[str, bytes]) -> bool:
     """Report a file in a place no document of its kind may be; True if it was."""
-    problem = layout_problem(file, kind)
+    problem = name_problem(file) or layout_problem(file, kind)
     if file == "orchrecon.yml" and "orchrecon.yaml" in files:
         problem = "orchrecon.yaml already holds the project settings; keep one of the two files"
     if problem:
-        result.diagnostics.append(Diagnostic(file=file, line=1, col=1, message=problem))
+        # Named as printed: a name that is not UTF-8 could not even be written to the ledger or a status file.
+        result.diagnostics.append(Diagnostic(file=printable(file), line=1, col=1, message=problem))
     return problem is not None
 
 

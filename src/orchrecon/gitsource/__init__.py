@@ -69,7 +69,8 @@ def read_revision(root: Path, commit: str) -> dict[str, bytes]:
         meta, _, path = item.partition(b"\t")
         mode, kind, sha = meta.split(b" ")
         if kind == b"blob" and mode != b"120000":  # symbolic links are not followed, as in the working tree
-            entries.append((path.decode(), sha.decode()))
+            # A name that is not UTF-8 reaches validation, which refuses it, as in the working tree.
+            entries.append((path.decode(errors="surrogateescape"), sha.decode()))
     if not entries:
         return {}
     batch = subprocess.run(

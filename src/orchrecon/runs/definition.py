@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from orchrecon.documents.loader import Document
 from orchrecon.documents.model import (
     DEFAULT_MAX_PARALLEL_JOBS,
     Configuration,
@@ -28,6 +29,9 @@ class RunDefinition:
     documents: Mapping[str, Any]  # {"orchestration": data, "configurations": {ref: data}}; recorded verbatim
     revision: str | None
     dirty: bool
+    # The orchestration's file, for positions in messages to the person starting a run; never kept by the
+    # reconciler, whose definitions live long (a document holds its text and node tree).
+    source: Document | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_validation(cls, validation: Validation, name: str, *, revision: str | None, dirty: bool) -> RunDefinition:
@@ -58,16 +62,43 @@ class RunDefinition:
         )
 
 
-def select(orchestration: Orchestration, tasks: Sequence[str] = (), skip: Sequence[str] = ()) -> frozenset[str]:
-    """The names of the tasks a manual run selects: `tasks` if given (else all), minus `skip`."""
-    known = {t.name for t in orchestration.tasks()}
+def select(
+    orchestration: Orchestration,
+    tasks: Sequence[str] = (),
+    skip: Sequence[str] = (),
+    *,
+    source: Document | None = None,
+) -> frozenset[str]:
+    """The names of the tasks a manual run selects: `tasks` if given (else all), minus `skip`.
+
+    Raises UsageError for an unknown task, a disabled one named in `tasks` (at its `enabled` in
+    `source`, the orchestration's file, when given), and a selection that leaves no enabled task."""
+    known = {t.name: t for t in orchestration.tasks()}
     unknown = [n for n in (*tasks, *skip) if n not in known]
     if unknown:
         raise UsageError(
             f"orchestration {orchestration.name} has no task {unknown[0]!r} (tasks: {', '.join(sorted(known))})"
         )
-    chosen = set(tasks) if tasks else known
-    return frozenset(chosen - set(skip))
+    disabled = [n for n in tasks if not known[n].enabled]
+    if disabled:
+        where = _enabled_position(orchestration, disabled[0], source)
+        then = "to run it" if source else "and retry with --current"
+        raise UsageError(
+            f"task {disabled[0]!r} of {orchestration.name} is disabled (enabled: false{where}); enable it {then}"
+        )
+    chosen = (set(tasks) if tasks else set(known)) - set(skip)
+    if (tasks or skip) and not any(known[n].enabled for n in chosen):
+        raise UsageError(f"nothing to run: the selection leaves no enabled task of {orchestration.name}")
+    return frozenset(chosen)
+
+
+def _enabled_position(orchestration: Orchestration, task: str, source: Document | None) -> str:
+    for i, phase in enumerate(orchestration.phases):
+        for j, t in enumerate(phase.tasks):
+            if source is not None and t.name == task:
+                line, col = source.position(("spec", "phases", i, "tasks", j, "enabled"))
+                return f" at {source.file}:{line}:{col}"
+    return " in the run's recorded definition"
 
 
 def retry_selection(old: RunView, orchestration: Orchestration) -> frozenset[str]:

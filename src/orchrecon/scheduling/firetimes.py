@@ -21,6 +21,7 @@ from orchrecon.documents.cron import CronExpr, parse_cron
 
 MINUTE = timedelta(minutes=1)
 DAY = timedelta(days=1)
+LAST_DAY = date(9998, 12, 31)  # the last local date with fire times: a day later, UTC may overflow
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ _MAX_SHIFT = timedelta(hours=3)
 
 def fire_times(cron: str, timezone: str, after: datetime) -> Iterator[datetime]:
     """The instants strictly after `after` (aware) at which the schedule fires: aware UTC datetimes,
-    whole minutes, strictly increasing; endless unless the expression never fires."""
+    whole minutes, strictly increasing; they end with LAST_DAY (datetime's calendar ends soon after),
+    or at once if the expression never fires."""
     compiled = _compiled(cron)
     expr = compiled.expr
     if not expr.ever_fires():
@@ -78,7 +80,7 @@ def fire_times(cron: str, timezone: str, after: datetime) -> Iterator[datetime]:
     early = (last - _MAX_SHIFT).astimezone(tz)
     day = early.date()
     skip = bisect.bisect_left(compiled.minutes, early.hour * 60 + early.minute)
-    while True:
+    while day <= LAST_DAY:
         if compiled.every_day or (day.month in expr.months and expr.day_matches(day.day, (day.weekday() + 1) % 7)):
             for instant in _day_instants(day, compiled, tz, skip):
                 if instant > last:  # also drops a second slot mapped onto the same instant (a gap)
@@ -152,9 +154,8 @@ def _offset(tz: ZoneInfo, instant: datetime) -> timedelta:
 def dst_transitions(timezone: str, start: datetime, end: datetime) -> list[Transition]:
     """Every change of the zone's UTC offset in (start, end], found to the second."""
     start, end = start.astimezone(UTC), end.astimezone(UTC)
-    return [
-        t for year in range(start.year, end.year + 1) for t in _year_transitions(timezone, year) if start < t.at <= end
-    ]
+    years = range(start.year, min(end.year, LAST_DAY.year) + 1)  # the year after LAST_DAY's cannot be bisected
+    return [t for year in years for t in _year_transitions(timezone, year) if start < t.at <= end]
 
 
 @cache
