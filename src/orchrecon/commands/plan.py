@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 from orchrecon.app import App, open_app
 from orchrecon.clock import format_time, parse_time
 from orchrecon.commands import Subparsers
+from orchrecon.commands import _definitions as definitions
 from orchrecon.documents.durations import format_duration
 from orchrecon.documents.model import Orchestration
-from orchrecon.documents.repository import validate_tree
 from orchrecon.errors import UsageError
 from orchrecon.scheduling.firetimes import dst_transitions, next_fire_times
 from orchrecon.scheduling.triggers import TriggerView, evaluate, trigger_key
@@ -54,24 +54,27 @@ def run(
     err: TextIO,
     environ: Mapping[str, str],
 ) -> int:
-    app = open_app(repo, state_dir, environ=environ)
+    app = open_app(repo, state_dir, environ=environ, read_only=True)
     try:
         now = parse_time(start) if start else app.clock.now()
     except ValueError:
         raise UsageError(f"--from {start!r} is not an instant with a zone, e.g. 2026-03-28T00:00Z") from None
     if count < 1:
         raise UsageError("--count must be at least 1")
-    result = validate_tree(app.repo)
+    result = definitions.load(app)
     context = _Context(app, now)
     plans = [_plan(o, now, count, context) for o in sorted(result.orchestrations.values(), key=lambda o: o.name)]
+    if result.note():
+        err.write(f"orchrecon: {result.note()}\n")
+    valid = not result.errors
     if fmt == "json":
-        document = {"from": format_time(now), "orchestrations": [_json(p) for p in plans], "valid": result.valid}
+        document = {"from": format_time(now), "orchestrations": [_json(p) for p in plans], "valid": valid}
         out.write(json.dumps(document, indent=2) + "\n")
     else:
         out.write("\n".join(_text(p) for p in plans))
     for d in result.errors:
         err.write(f"{d.render()}\n")
-    return 0 if result.valid else 1
+    return 0 if valid else 1
 
 
 class _Context:

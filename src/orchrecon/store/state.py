@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchrecon.errors import UsageError
+from orchrecon.errors import NotFoundError, UsageError
 
 DEFAULT_NAME = ".orchrecon"
 
@@ -14,6 +14,7 @@ DEFAULT_NAME = ".orchrecon"
 @dataclass(frozen=True)
 class StateDir:
     root: Path
+    named_by: str | None = field(default=None, compare=False)  # the option or variable that named it
 
     @property
     def ledger(self) -> Path:
@@ -49,7 +50,11 @@ class StateDir:
         return self.root / "index.sqlite"
 
     def ensure(self) -> StateDir:
-        """Create the folders (secrets readable by the owner only); returns self."""
+        """Create the folders (secrets readable by the owner only); returns self. The state directory
+        itself may be new, its parent must exist: a mistyped path is refused, not built."""
+        if not self.root.is_dir() and not self.root.parent.is_dir():
+            missing = self.root.parent
+            raise UsageError(f"cannot create state directory {self.root}{self._named()}: {missing} does not exist")
         try:
             for folder in (self.ledger, self.status, self.reports, self.logs, self.locks):
                 folder.mkdir(parents=True, exist_ok=True)
@@ -58,6 +63,18 @@ class StateDir:
         except OSError as exc:
             raise UsageError(f"cannot use state directory {self.root}: {exc.strerror}") from None
         return self
+
+    def existing(self) -> StateDir:
+        """For commands that only read: the state directory must be there (nothing is created); returns
+        self after `ensure` (its folders). Raises NotFoundError."""
+        if not self.root.is_dir():
+            raise NotFoundError(
+                f"no state directory {self.root}{self._named()}: nothing has been recorded there; check the path"
+            )
+        return self.ensure()
+
+    def _named(self) -> str:
+        return f" (named by {self.named_by})" if self.named_by else ""
 
 
 def resolve(repo: Path, explicit: Path | None, environ: Mapping[str, str]) -> StateDir:
@@ -72,9 +89,9 @@ def resolve(repo: Path, explicit: Path | None, environ: Mapping[str, str]) -> St
 def named(explicit: Path | None, environ: Mapping[str, str]) -> StateDir | None:
     """`--state-dir`, else `ORCHRECON_STATE_DIR`; None when neither names one."""
     if explicit is not None:
-        return StateDir(explicit.absolute())
+        return StateDir(explicit.absolute(), "--state-dir")
     if environ.get("ORCHRECON_STATE_DIR"):
-        return StateDir(Path(environ["ORCHRECON_STATE_DIR"]).absolute())
+        return StateDir(Path(environ["ORCHRECON_STATE_DIR"]).absolute(), "ORCHRECON_STATE_DIR")
     return None
 
 
