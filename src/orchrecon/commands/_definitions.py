@@ -52,6 +52,10 @@ class Definitions:
     def errors(self) -> list[Diagnostic]:
         return self.validation.errors
 
+    @property
+    def valid(self) -> bool:
+        return self.validation.valid
+
     def note(self) -> str | None:
         """Where the definitions come from, when that is not the working tree."""
         if self.revision is None:

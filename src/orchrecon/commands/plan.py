@@ -66,15 +66,14 @@ def run(
     plans = [_plan(o, now, count, context) for o in sorted(result.orchestrations.values(), key=lambda o: o.name)]
     if result.note():
         err.write(f"orchrecon: {result.note()}\n")
-    valid = not result.errors
     if fmt == "json":
-        document = {"from": format_time(now), "orchestrations": [_json(p) for p in plans], "valid": valid}
+        document = {"from": format_time(now), "orchestrations": [_json(p) for p in plans], "valid": result.valid}
         out.write(json.dumps(document, indent=2) + "\n")
     else:
         out.write("\n".join(_text(p) for p in plans))
     for d in result.errors:
         err.write(f"{d.render()}\n")
-    return 0 if valid else 1
+    return 0 if result.valid else 1
 
 
 class _Context:
