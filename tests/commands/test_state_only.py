@@ -245,3 +245,26 @@ def test_a_run_of_a_revision_the_mirror_lacks_is_not_retried_without_its_reposit
     assert (done.code, done.out) == (2, "")
     assert _paths(done.err.replace(local[:12], "<LOCAL>"), box.tmp) == snapshot
     assert len(box.json("runs")["runs"]) == 1
+
+
+def test_applied_definitions_outlive_a_newer_revision_lost_from_the_mirror(box: Container) -> None:
+    applied = git(box.clone, "rev-parse", "HEAD").strip()
+    write(box.clone, "orchestrations/daily.yaml", "apiVersion: orchrecon/v1\nkind: Orchestration\n")
+    write(box.clone, "orchestrations/slow.yaml", "apiVersion: orchrecon/v1\nkind: Orchestration\n")
+    broken = box.push("broken")  # reconciled, applied by nothing, so nothing pins it
+    box.reconcile()
+    plan = box.orchrecon("plan")
+    assert plan.code == 1  # the newest revision's errors are the plan's
+    assert "orchestrations/daily.yaml:1:1: error: missing required property 'metadata' [$]" in plan.err
+    mirror = box.state / "source" / "mirror.git"
+    git(mirror, "update-ref", "-d", "refs/remotes/origin/main")
+    git(mirror, "reflog", "expire", "--expire=now", "--all")
+    git(mirror, "gc", "-q", "--prune=now")
+    lost = subprocess.run(["git", "cat-file", "-e", broken], cwd=mirror, capture_output=True, check=False)
+    assert lost.returncode != 0
+    plan = box.orchrecon("plan")
+    assert plan.code == 0, plan.err
+    assert [line for line in plan.out.splitlines() if not line.startswith(" ")] == ["daily", "", "slow"]
+    ran = box.orchrecon("run", "daily")
+    assert ran.code == 0, ran.err
+    assert f"revision {applied[:12]}" in ran.out.splitlines()[0]

@@ -95,12 +95,15 @@ def load(app: App) -> Definitions:
     def read(rev: str) -> Validation:
         return validate_files(gitsource.read_revision(mirror, rev))
 
+    applied_revisions = app.store.applied_revisions()
+    restored = desired.restore(applied_revisions, read)
     try:
         latest = read(revision)
-    except GitError as exc:
-        raise OrchreconError(f"cannot read revision {revision[:12]} from {mirror}: {exc}") from None
-    restored = desired.restore(app.store.applied_revisions(), read)
-    current = desired.reconcile(restored, latest, revision)
+        current = desired.reconcile(restored, latest, revision)
+    except GitError as exc:  # say, an invalid revision nothing pinned, lost to git's gc: the applied ones remain
+        if applied_revisions and not restored:
+            raise OrchreconError(f"cannot read the applied revisions from {mirror}: {exc}") from None
+        latest, current = Validation(), restored
     applied = {name: d.applied for name, d in current.items() if d.applied is not None}
     return Definitions(root=mirror, validation=latest, applied=applied, revision=revision)
 
