@@ -69,6 +69,12 @@ def test_the_entrypoint_reconciles_a_remote_and_the_health_check_follows_it(tmp_
             assert time.monotonic() < deadline, "the remote was never reconciled"
             time.sleep(0.05)
         assert subprocess.run(health, env=env, cwd=tmp_path, capture_output=True, check=False).returncode == 0
+        workdir = tmp_path / _one("WORKDIR").strip("/")  # empty, as the image's: `docker exec orchrecon orchrecon runs`
+        workdir.mkdir()
+        for command in (["runs"], ["plan"], ["tables", "list"]):
+            argv = _command(["orchrecon", *command])
+            done = subprocess.run(argv, env=env, cwd=workdir, capture_output=True, text=True, check=False)
+            assert done.returncode == 0, done.stderr
     finally:
         reconciler.send_signal(signal.SIGTERM)
         out, _ = reconciler.communicate(timeout=30)

@@ -23,13 +23,14 @@ from orchrecon.store.tokens import TokenStore
 
 @dataclass(frozen=True, kw_only=True)
 class App:
-    repo: Path
+    repo: Path  # the repository's working tree; without one, the state directory's `source/`
     state: StateDir
     clock: Clock
     ledger: Ledger
     store: RunStore
     tokens: TokenStore
     environ: Mapping[str, str]
+    working_tree: bool = True  # False: no repository here; definitions come from the state directory
 
     def runner(
         self,
@@ -67,34 +68,56 @@ def open_app(
     *,
     environ: Mapping[str, str] | None = None,
     clock: Clock | None = None,
+    read_only: bool = False,
 ) -> App:
-    """Find the repository, open its state directory and record runs whose process died. Without a
-    repository (a remote source), the state directory must be named and `repo` is its `source/`."""
+    """Find the repository, open its state directory and record runs whose process died.
+
+    Without a repository (`repo` None: a remote source; or the current folder, not named with -C, is in
+    none), the state directory must be named and `repo` is its `source/`: the app then works from the
+    state directory alone (`working_tree` False), which must exist. `read_only`: a named state
+    directory must exist; nothing is created for a command that only reads."""
     # A plain dict: tasks copy it on every start, and copying os.environ decodes every entry each time.
     environ = dict(os.environ if environ is None else environ)
-    if repo is None:
-        named = state_dir.named(state, environ)
+    named = state_dir.named(state, environ)
+    root = None if repo is None else _repository(repo, named)
+    if root is None:
         if named is None:
             raise UsageError("a remote repository (--git) needs --state-dir or ORCHRECON_STATE_DIR")
-        directory = named.ensure()
-        root = directory.source
+        directory = named
     else:
-        root = find_root(repo)
-        directory = state_dir.resolve(root, state, environ).ensure()
+        directory = state_dir.resolve(root, state, environ)
+    # Only a command that records may start a state directory, and not from a folder with no repository.
+    must_exist = (read_only and directory.named_by is not None) or (root is None and repo is not None)
+    directory = directory.existing() if must_exist else directory.ensure()
     clock = clock or SystemClock()
     ledger = Ledger(directory.ledger, clock)
     store = RunStore(ledger, directory.index)
     app = App(
-        repo=root,
+        repo=root or directory.source,
         state=directory,
         clock=clock,
         ledger=ledger,
         store=store,
         tokens=TokenStore(directory.secrets),
         environ=environ,
+        working_tree=root is not None,
     )
     recover(store, ledger, directory)
     return app
+
+
+def _repository(repo: Path, named: StateDir | None) -> Path | None:
+    """The repository holding `repo`; None when the current folder (not named with -C) is in none but a
+    state directory is named, as in a container's empty working directory."""
+    try:
+        return find_root(repo)
+    except NotFoundError:
+        raise
+    except UsageError as exc:
+        if named is not None and repo == Path():
+            return None
+        hint = "" if named else "; or name a state directory (--state-dir, ORCHRECON_STATE_DIR) to work from it alone"
+        raise UsageError(f"{exc}{hint}") from None
 
 
 class _LazyHttpExecutor:

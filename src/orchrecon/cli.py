@@ -11,10 +11,24 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from orchrecon import __version__
-from orchrecon.commands import cancel, health, plan, reconcile, retry, run, runs, show, tables, tokens, validate
+from orchrecon.commands import (
+    cancel,
+    health,
+    init,
+    plan,
+    reconcile,
+    retry,
+    run,
+    runs,
+    schema,
+    show,
+    tables,
+    tokens,
+    validate,
+)
 from orchrecon.errors import OrchreconError, cause, printable, user_error
 
-COMMANDS = (validate, plan, run, retry, cancel, runs, show, tables, tokens, reconcile, health)
+COMMANDS = (validate, plan, run, retry, cancel, runs, show, tables, tokens, reconcile, health, init, schema)
 
 
 def build_parser() -> argparse.ArgumentParser:

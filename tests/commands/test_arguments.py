@@ -74,6 +74,7 @@ def test_a_careless_argument_is_one_line_and_exit_2(
 def test_plan_at_the_far_end_of_the_calendar_stops_there(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     repo = small_repo(tmp_path / "repo")
     write(repo, "orchestrations/daily.yaml", WITH_A_DISABLED_TASK)
+    (tmp_path / "state").mkdir()  # plan reads a state directory, it does not create one
     argv = ["-C", str(repo), "--state-dir", str(tmp_path / "state"), "plan", "--from", "8999-06-01T00:00Z"]
     assert main([*argv, "--count", "1000"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.endswith("Z)")]

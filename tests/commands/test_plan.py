@@ -46,6 +46,7 @@ def test_plan_shows_valid_orchestrations_and_fails_on_invalid_ones(
 ) -> None:
     small_repo(tmp_path, orchestrations=("good",))
     write(tmp_path, "orchestrations/bad.yaml", "apiVersion: orchrecon/v1\nkind: Orchestration\n")
+    (tmp_path / "state").mkdir()  # plan only reads: a named state directory must exist
     assert main(["-C", str(tmp_path), "--state-dir", str(tmp_path / "state"), "plan"]) == 1
     out, err = capsys.readouterr()
     assert out.startswith("good\n")

@@ -15,6 +15,7 @@ from tests.builders import TRIGGERED, small_repo, write
 def _repo(tmp_path: Path) -> tuple[Path, Path]:
     repo = small_repo(tmp_path / "repo")
     write(repo, "orchestrations/marts.yaml", TRIGGERED.format(cooldown="10m"))
+    (tmp_path / "state").mkdir()  # read-only commands (plan, tables list) need it to exist
     return repo, tmp_path / "state"
 
 

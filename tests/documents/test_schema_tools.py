@@ -35,12 +35,16 @@ def test_check_jsonschema_accepts_every_example_document() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_every_example_file_carries_the_editor_schema_line() -> None:
+def test_every_example_file_carries_the_editor_schema_line_to_the_examples_own_copy() -> None:
     for path in EXAMPLE_REPO.rglob("*.yaml"):
         first = path.read_text().splitlines()[0]
         assert first.startswith("# yaml-language-server: $schema="), path
         target = (path.parent / first.split("=", 1)[1]).resolve()
-        assert target == SCHEMA, path
+        assert target == EXAMPLE_REPO / "schema" / SCHEMA.name, path  # inside: the example works when copied
+
+
+def test_the_examples_schema_copy_is_the_schema() -> None:
+    assert (EXAMPLE_REPO / "schema" / SCHEMA.name).read_bytes() == SCHEMA.read_bytes()
 
 
 def test_installed_tool_finds_the_same_schema() -> None:

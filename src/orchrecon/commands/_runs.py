@@ -6,31 +6,22 @@ import asyncio
 import os
 import signal
 import sys
-from dataclasses import replace
 from typing import TextIO
 
 from orchrecon.app import App
+from orchrecon.commands import _definitions as definitions
 from orchrecon.documents.checks import EMAIL
-from orchrecon.documents.repository import validate_tree
-from orchrecon.errors import InvalidDocumentsError, NotFoundError, UsageError
+from orchrecon.errors import UsageError
 from orchrecon.execution.progress import Progress
-from orchrecon.gitsource import working_tree_revision
+from orchrecon.gitsource.remote import MIRROR
 from orchrecon.runs.definition import RunDefinition
 from orchrecon.runs.state import RunStatus
 
 
-def working_tree_definition(app: App, name: str) -> RunDefinition:
-    """The orchestration as the working tree defines it now; invalid or unknown ones are refused."""
-    validation = validate_tree(app.repo)
-    if name not in validation.orchestrations:
-        mine = [d for d in validation.errors if d.file in (f"orchestrations/{name}.yaml", f"orchestrations/{name}.yml")]
-        if mine:
-            raise InvalidDocumentsError(mine)
-        known = ", ".join(sorted(validation.orchestrations)) or "none"
-        raise NotFoundError(f"no valid orchestration {name!r} (valid orchestrations: {known})")
-    revision, dirty = working_tree_revision(app.repo)
-    definition = RunDefinition.from_validation(validation, name, revision=revision, dirty=dirty)
-    return replace(definition, source=validation.documents[validation.files[f"Orchestration/{name}"]])
+def current_definition(app: App, name: str) -> RunDefinition:
+    """The orchestration as the working tree defines it now (without one, as the reconciler applied
+    it); invalid or unknown ones are refused."""
+    return definitions.load(app).definition(name)
 
 
 def check_person(as_email: str | None) -> None:
@@ -62,12 +53,17 @@ def execute(
     retry_of: str | None,
     out: TextIO,
 ) -> int:
-    """Request and run it here, printing progress; exit 0 for success or warning, else 1."""
+    """Request and run it here, printing progress; exit 0 for success or warning, else 1. Without a
+    repository its tasks run in a temporary work tree of its revision (which the output names)."""
+    definitions.require_revision(app, definition.revision, f"orchestration {definition.orchestration.name}")
+    if not app.working_tree and definition.revision:
+        mirror = app.state.source / MIRROR
+        out.write(f"no repository here: revision {definition.revision[:12]} of {mirror}, in a temporary work tree\n")
 
     async def main() -> RunStatus:
         watch_children_with_pidfd()
         progress = Progress(out, color=out.isatty())
-        runner = app.runner(max_parallel_jobs=definition.max_parallel_jobs, observer=progress)
+        runner = app.runner(max_parallel_jobs=definition.max_parallel_jobs, observer=progress, workdir=workdir)
         loop = asyncio.get_running_loop()
 
         def on_signal(signum: int, _frame: object) -> None:
@@ -85,6 +81,7 @@ def execute(
             out.write(f"details: orchrecon show {view.id}\n")
         return view.status
 
-    status = asyncio.run(main())
+    with definitions.revision_trees(app) as workdir:
+        status = asyncio.run(main())
     app.ledger.close()
     return 0 if status in (RunStatus.SUCCESS, RunStatus.WARNING) else 1

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 from orchrecon.app import App, open_app
 from orchrecon.clock import format_time, parse_time
 from orchrecon.commands import Subparsers
+from orchrecon.commands import _definitions as definitions
 from orchrecon.documents.durations import format_duration
 from orchrecon.documents.model import Orchestration
-from orchrecon.documents.repository import validate_tree
 from orchrecon.errors import UsageError
 from orchrecon.scheduling.firetimes import dst_transitions, next_fire_times
 from orchrecon.scheduling.triggers import TriggerView, evaluate, trigger_key
@@ -63,11 +63,14 @@ def run(
 ) -> int:
     if not 1 <= count <= MAX_COUNT:
         raise UsageError(f"--count must be between 1 and {MAX_COUNT}, got {count}")
-    app = open_app(repo, state_dir, environ=environ)
-    now = _start(start) if start is not None else app.clock.now()
-    result = validate_tree(app.repo)
+    given = _start(start) if start is not None else None  # arguments are checked before the state directory
+    app = open_app(repo, state_dir, environ=environ, read_only=True)
+    now = given or app.clock.now()
+    result = definitions.load(app)
     context = _Context(app, now)
     plans = [_plan(o, now, count, context) for o in sorted(result.orchestrations.values(), key=lambda o: o.name)]
+    if result.note():
+        err.write(f"orchrecon: {result.note()}\n")
     if fmt == "json":
         document = {"from": format_time(now), "orchestrations": [_json(p) for p in plans], "valid": result.valid}
         out.write(json.dumps(document, indent=2) + "\n")

@@ -19,6 +19,7 @@ from orchrecon.clock import Clock, format_time
 from orchrecon.commands import Subparsers
 from orchrecon.commands._runs import watch_children_with_pidfd
 from orchrecon.documents.durations import parse_duration
+from orchrecon.documents.repository import find_root
 from orchrecon.errors import OrchreconError, UsageError
 from orchrecon.gitsource import LocalSource, Source
 from orchrecon.gitsource.remote import RemoteSource
@@ -82,7 +83,8 @@ def run(
         raise UsageError("--branch needs --git URL")
     if git_url is not None and watch:
         raise UsageError("--watch follows a local checkout; a remote one (--git) is fetched every --interval")
-    app = open_app(None if git_url else repo, state_dir, environ=environ)
+    # A local source needs a repository here, even where a state directory alone would do for other commands.
+    app = open_app(None if git_url else find_root(repo), state_dir, environ=environ)
     source: Source = (
         RemoteSource(git_url, branch or DEFAULT_BRANCH, app.state.source, environ) if git_url else LocalSource(app.repo)
     )

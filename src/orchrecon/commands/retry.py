@@ -11,7 +11,7 @@ from typing import TextIO
 
 from orchrecon.app import open_app
 from orchrecon.commands import Subparsers
-from orchrecon.commands._runs import check_person, execute, working_tree_definition
+from orchrecon.commands._runs import check_person, current_definition, execute
 from orchrecon.errors import UsageError
 from orchrecon.gitsource import user_email
 from orchrecon.runs.definition import RunDefinition, retry_selection, select
@@ -54,7 +54,7 @@ def run(
     if not old.status.finished:
         raise UsageError(f"run {run_id} is {old.status.value}; only a finished run can be retried")
     if current:
-        definition = working_tree_definition(app, old.orchestration)
+        definition = current_definition(app, old.orchestration)
     else:
         request = app.store.request(run_id)
         assert request is not None

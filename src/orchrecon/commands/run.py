@@ -11,7 +11,7 @@ from typing import TextIO
 
 from orchrecon.app import open_app
 from orchrecon.commands import Subparsers
-from orchrecon.commands._runs import check_person, execute, working_tree_definition
+from orchrecon.commands._runs import check_person, current_definition, execute
 from orchrecon.gitsource import user_email
 from orchrecon.runs.definition import select
 
@@ -49,7 +49,7 @@ def run(
 ) -> int:
     check_person(as_email)
     app = open_app(repo, state_dir, environ=environ)
-    definition = working_tree_definition(app, name)
+    definition = current_definition(app, name)
     selected = select(definition.orchestration, tasks, skip, source=definition.source)
     by = as_email or user_email(app.repo)
     return execute(app, definition, selected=selected, trigger="manual", by=by, retry_of=None, out=out)

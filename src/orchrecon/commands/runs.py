@@ -13,7 +13,7 @@ from typing import TextIO
 from orchrecon.app import open_app
 from orchrecon.clock import parse_time
 from orchrecon.commands import Subparsers
-from orchrecon.documents.repository import validate_tree
+from orchrecon.commands import _definitions as definitions
 from orchrecon.errors import NotFoundError, UsageError
 from orchrecon.execution.progress import seconds
 from orchrecon.store.runstore import RunSummary
@@ -72,9 +72,9 @@ def run(
         raise UsageError(f"--limit must be between 1 and {MAX_LIMIT}, got {limit}")
     if name == "":
         raise UsageError("NAME is empty; leave it out to list the runs of every orchestration")
-    app = open_app(repo, state_dir, environ=environ)
+    app = open_app(repo, state_dir, environ=environ, read_only=True)
     runs = app.store.recent(name, limit)
-    if name and not runs and name not in validate_tree(app.repo).orchestrations:
+    if name and not runs and name not in definitions.known_orchestrations(app):
         raise NotFoundError(f"no orchestration {name!r} and no runs of one")
     if fmt == "json":
         out.write(json.dumps({"runs": [_json(s) for s in runs]}, indent=2) + "\n")

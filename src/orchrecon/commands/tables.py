@@ -13,7 +13,7 @@ from typing import TextIO
 
 from orchrecon.app import open_app
 from orchrecon.commands import Subparsers
-from orchrecon.documents.repository import validate_tree
+from orchrecon.commands import _definitions as definitions
 from orchrecon.errors import UsageError
 from orchrecon.gitsource import user_email
 
@@ -34,7 +34,9 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
     listing = actions.add_parser("list", parents=[common], help="every known table, its last update, its triggers")
     listing.add_argument("--format", choices=["text", "json"], default="text")
     listing.set_defaults(
-        handler=lambda a: run_list(repo=a.repo, state_dir=a.state_dir, fmt=a.format, out=sys.stdout, environ=os.environ)
+        handler=lambda a: run_list(
+            repo=a.repo, state_dir=a.state_dir, fmt=a.format, out=sys.stdout, err=sys.stderr, environ=os.environ
+        )
     )
 
 
@@ -62,16 +64,20 @@ def run_touch(
     return 0
 
 
-def run_list(*, repo: Path, state_dir: Path | None, fmt: str, out: TextIO, environ: Mapping[str, str]) -> int:
-    app = open_app(repo, state_dir, environ=environ)
+def run_list(
+    *, repo: Path, state_dir: Path | None, fmt: str, out: TextIO, err: TextIO, environ: Mapping[str, str]
+) -> int:
+    app = open_app(repo, state_dir, environ=environ, read_only=True)
     updates = app.store.table_updates()
-    validation = validate_tree(app.repo)
+    found = definitions.load(app)
+    if found.note():
+        err.write(f"orchrecon: {found.note()}\n")
     writers: dict[str, list[str]] = {}
-    for config in validation.configurations.values():
+    for config in found.configurations.values():
         for table in config.outputs:
             writers.setdefault(table, []).append(config.ref)
     triggers: dict[str, list[str]] = {}
-    for o in validation.orchestrations.values():
+    for o in found.orchestrations.values():
         for table in o.trigger.tables if o.trigger else ():
             triggers.setdefault(table, []).append(o.name)
     names = sorted({*updates, *writers, *triggers})

@@ -11,7 +11,7 @@ from typing import TextIO
 
 from orchrecon.app import open_app
 from orchrecon.commands import Subparsers
-from orchrecon.documents.repository import validate_tree
+from orchrecon.commands import _definitions as definitions
 from orchrecon.errors import NotFoundError
 
 
@@ -29,7 +29,7 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
 
 def run_rotate(*, repo: Path, state_dir: Path | None, name: str, out: TextIO, environ: Mapping[str, str]) -> int:
     app = open_app(repo, state_dir, environ=environ)
-    if name not in validate_tree(app.repo).orchestrations and name not in app.tokens.all():
+    if name not in app.tokens.all() and name not in definitions.known_orchestrations(app):
         raise NotFoundError(f"no orchestration {name!r}")
     app.tokens.rotate(name)
     out.write(f"rotated the token of {name}; runs that start from now on use the new one\n")

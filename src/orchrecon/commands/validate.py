@@ -26,7 +26,12 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
 def run(*, repo: Path, paths: Sequence[str], fmt: str, environ: Mapping[str, str], out: TextIO) -> int:
     if "" in paths:
         raise UsageError("PATH is empty; leave it out to validate the whole repository")
-    root = find_root(Path(paths[0]) if paths and not is_repository(repo) and repo == Path() else repo)
+    try:
+        root = find_root(Path(paths[0]) if paths and not is_repository(repo) and repo == Path() else repo)
+    except NotFoundError:
+        raise
+    except UsageError as exc:  # a state directory alone holds no documents to check
+        raise UsageError(f"validate needs a repository: {exc}") from None
     selected = [_relative(root, Path(p)) for p in paths]
     result = validate_tree(root)
 

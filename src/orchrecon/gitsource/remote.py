@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 FETCH_TIMEOUT_SECONDS = 300.0
 KEEP_PREFIX = "refs/orchrecon/keep/"
+MIRROR = "mirror.git"  # under the state directory's source/
 
 
 class RemoteSource:
@@ -34,7 +35,7 @@ class RemoteSource:
         self._credentials = Credentials.from_url(url, environ)
         self._branch = branch
         self._root = root
-        self._mirror = root / "mirror.git"
+        self._mirror = root / MIRROR
         self._trees = root / "trees"
         self._tracking = f"refs/remotes/origin/{branch}"
         self._env = self._credentials.environment()
@@ -168,25 +169,11 @@ class RemoteSource:
         self._trees.mkdir(parents=True, exist_ok=True)
         building = self._trees / f".{revision}.{os.getpid()}.tmp"
         _discard(building)
-        archive = subprocess.Popen(
-            ["git", "archive", "--format=tar", revision],
-            cwd=self._mirror,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        assert archive.stdout is not None
         try:
-            with tarfile.open(fileobj=archive.stdout, mode="r|") as tar:
-                tar.extractall(building, filter="data")  # refuses paths and links that leave the tree
-        except (tarfile.TarError, OSError) as exc:
-            archive.kill()
-            archive.wait()
+            extract(self._mirror, revision, building)
+        except GitError:
             _discard(building)
-            raise GitError(f"cannot check out {revision[:12]} into {self._trees}: {exc}") from None
-        _, err = archive.communicate()
-        if archive.returncode != 0:
-            _discard(building)
-            raise GitError(f"git archive {revision[:12]} failed: {err.decode(errors='replace').strip()}")
+            raise
         building.rename(target)
         return target
 
@@ -206,6 +193,28 @@ class RemoteSource:
             leftovers += [e for e in self._trees.iterdir() if e.name not in revisions and not e.name.endswith(ours)]
         for entry in leftovers:
             _discard(entry)
+
+
+def extract(git_dir: Path, revision: str, target: Path) -> None:
+    """Write the files of `revision` into the folder `target` (made if missing) with `git archive`.
+    Raises GitError; `target` may then hold part of the files."""
+    archive = subprocess.Popen(
+        ["git", "archive", "--format=tar", revision],
+        cwd=git_dir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert archive.stdout is not None
+    try:
+        with tarfile.open(fileobj=archive.stdout, mode="r|") as tar:
+            tar.extractall(target, filter="data")  # refuses paths and links that leave the tree
+    except (tarfile.TarError, OSError) as exc:
+        archive.kill()
+        archive.wait()
+        raise GitError(f"cannot check out {revision[:12]} into {target.parent}: {exc}") from None
+    _, err = archive.communicate()
+    if archive.returncode != 0:
+        raise GitError(f"git archive {revision[:12]} failed: {err.decode(errors='replace').strip()}")
 
 
 def _discard(path: Path) -> None:

@@ -20,7 +20,7 @@ from orchrecon.runs.state import RunView
 from orchrecon.store import faults
 from orchrecon.store.ledger import Ledger, Position, Record, segment_name
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -162,6 +162,13 @@ class RunStore:
             row = db.execute("SELECT value FROM meta WHERE key = 'applied'").fetchone()
         return dict(json.loads(row[0])) if row else {}
 
+    def reconciled_revision(self) -> str | None:
+        """The revision the last reconcile looked at (None: no reconcile recorded)."""
+        self.refresh()
+        with self._connect() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'reconciled'").fetchone()
+        return str(row[0]) if row and row[0] else None
+
     def last_run_starts(self) -> dict[str, str]:
         """Per orchestration, when its last run started (or was requested, if it has not started yet)."""
         self.refresh()
@@ -273,8 +280,12 @@ class RunStore:
                     (record["schedule"], record[_SCHEDULE_MARKS[kind]]),
                 )
             elif kind == "reconcile.finished":
-                db.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('applied', ?)", (json.dumps(record.get("applied", {})),)
+                db.executemany(
+                    "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                    [
+                        ("applied", json.dumps(record.get("applied", {}))),
+                        ("reconciled", str(record.get("revision") or "")),
+                    ],
                 )
             elif kind == "trigger.armed":
                 db.execute("INSERT OR IGNORE INTO marks VALUES (?, ?)", (record["trigger"], record["since"]))

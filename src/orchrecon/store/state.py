@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchrecon.errors import FAULTS, UsageError, storage_error
+from orchrecon.errors import FAULTS, NotFoundError, UsageError, storage_error
 
 DEFAULT_NAME = ".orchrecon"
 
@@ -14,6 +14,7 @@ DEFAULT_NAME = ".orchrecon"
 @dataclass(frozen=True)
 class StateDir:
     root: Path
+    named_by: str | None = field(default=None, compare=False)  # the option or variable that named it
 
     @property
     def ledger(self) -> Path:
@@ -49,8 +50,12 @@ class StateDir:
         return self.root / "index.sqlite"
 
     def ensure(self) -> StateDir:
-        """Create the folders (secrets readable by the owner only); returns self. On a full or read-only
-        state directory the folders it cannot create are left to the commands that write into them."""
+        """Create the folders (secrets readable by the owner only); returns self. The state directory
+        itself may be new, its parent must exist: a mistyped path is refused, not built. On a full or
+        read-only state directory the folders it cannot create are left to the commands that write into them."""
+        if not self.root.is_dir() and not self.root.parent.is_dir():
+            missing = self.root.parent
+            raise UsageError(f"cannot create state directory {self.root}{self._named()}: {missing} does not exist")
         try:
             for folder in (self.ledger, self.status, self.reports, self.logs, self.locks):
                 folder.mkdir(parents=True, exist_ok=True)
@@ -65,6 +70,18 @@ class StateDir:
             raise UsageError(f"cannot use state directory {self.root}: {exc.strerror}") from None
         return self
 
+    def existing(self) -> StateDir:
+        """For commands that only read: the state directory must be there (nothing is created); returns
+        self after `ensure` (its folders). Raises NotFoundError."""
+        if not self.root.is_dir():
+            raise NotFoundError(
+                f"no state directory {self.root}{self._named()}: nothing has been recorded there; check the path"
+            )
+        return self.ensure()
+
+    def _named(self) -> str:
+        return f" (named by {self.named_by})" if self.named_by else ""
+
 
 def resolve(repo: Path, explicit: Path | None, environ: Mapping[str, str]) -> StateDir:
     """`--state-dir`, else `ORCHRECON_STATE_DIR`, else `<repo>/.orchrecon` (kept out of git)."""
@@ -78,9 +95,9 @@ def resolve(repo: Path, explicit: Path | None, environ: Mapping[str, str]) -> St
 def named(explicit: Path | None, environ: Mapping[str, str]) -> StateDir | None:
     """`--state-dir`, else `ORCHRECON_STATE_DIR`; None when neither names one."""
     if explicit is not None:
-        return StateDir(explicit.absolute())
+        return StateDir(explicit.absolute(), "--state-dir")
     if environ.get("ORCHRECON_STATE_DIR"):
-        return StateDir(Path(environ["ORCHRECON_STATE_DIR"]).absolute())
+        return StateDir(Path(environ["ORCHRECON_STATE_DIR"]).absolute(), "ORCHRECON_STATE_DIR")
     return None
 
 
