@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from orchrecon.executors.command import CommandExecutor
 from orchrecon.runs.state import RunView
 from orchrecon.store import state as state_dir
 from orchrecon.store.ledger import Ledger
+from orchrecon.store.records import SHOWN, Damage, LedgerDamagedError, notice
 from orchrecon.store.runstore import RunStore
 from orchrecon.store.state import StateDir
 from orchrecon.store.tokens import TokenStore
@@ -67,9 +69,14 @@ def open_app(
     *,
     environ: Mapping[str, str] | None = None,
     clock: Clock | None = None,
+    appends: bool = True,
 ) -> App:
     """Find the repository, open its state directory and record runs whose process died. Without a
-    repository (a remote source), the state directory must be named and `repo` is its `source/`."""
+    repository (a remote source), the state directory must be named and `repo` is its `source/`.
+
+    A damaged ledger makes a command that `appends` refuse (LedgerDamagedError, as soon as the damage
+    is known); one that only reads goes on with a warning on stderr. No dead run is recorded while
+    there is damage."""
     # A plain dict: tasks copy it on every start, and copying os.environ decodes every entry each time.
     environ = dict(os.environ if environ is None else environ)
     if repo is None:
@@ -83,7 +90,14 @@ def open_app(
         directory = state_dir.resolve(root, state, environ).ensure()
     clock = clock or SystemClock()
     ledger = Ledger(directory.ledger, clock)
-    store = RunStore(ledger, directory.index)
+
+    def refuse(damage: list[Damage]) -> None:
+        raise LedgerDamagedError(damage, directory.ledger)
+
+    def warn(damage: list[Damage]) -> None:
+        print(f"orchrecon: warning: {notice(damage, directory.ledger, SHOWN)}", file=sys.stderr)
+
+    store = RunStore(ledger, directory.index, on_damage=refuse if appends else warn)
     app = App(
         repo=root,
         state=directory,
@@ -93,8 +107,31 @@ def open_app(
         tokens=TokenStore(directory.secrets),
         environ=environ,
     )
+    store.refresh()  # damage known to the index shows here; damage found later (reading a run) too
     recover(store, ledger, directory)
     return app
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerAccess:
+    state: StateDir
+    clock: Clock
+    ledger: Ledger
+    store: RunStore
+
+
+def open_ledger(
+    repo: Path, state: Path | None, *, environ: Mapping[str, str] | None = None, clock: Clock | None = None
+) -> LedgerAccess:
+    """The ledger and its index alone (`ledger verify|repair`): no repository is needed when the state
+    directory is named, nothing is created, and no dead run is recorded."""
+    environ = os.environ if environ is None else environ
+    directory = state_dir.named(state, environ) or state_dir.default(find_root(repo))
+    if not directory.ledger.is_dir():
+        raise NotFoundError(f"no ledger in {directory.root}")
+    clock = clock or SystemClock()
+    ledger = Ledger(directory.ledger, clock)
+    return LedgerAccess(state=directory, clock=clock, ledger=ledger, store=RunStore(ledger, directory.index))
 
 
 class _LazyHttpExecutor:

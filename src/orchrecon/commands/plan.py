@@ -54,7 +54,7 @@ def run(
     err: TextIO,
     environ: Mapping[str, str],
 ) -> int:
-    app = open_app(repo, state_dir, environ=environ)
+    app = open_app(repo, state_dir, environ=environ, appends=False)
     try:
         now = parse_time(start) if start else app.clock.now()
     except ValueError:

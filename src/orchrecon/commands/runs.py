@@ -66,7 +66,7 @@ def run(
     out: TextIO,
     environ: Mapping[str, str],
 ) -> int:
-    app = open_app(repo, state_dir, environ=environ)
+    app = open_app(repo, state_dir, environ=environ, appends=False)
     runs = app.store.recent(name, max(limit, 0))
     if name and not runs and name not in validate_tree(app.repo).orchestrations:
         raise NotFoundError(f"no orchestration {name!r} and no runs of one")

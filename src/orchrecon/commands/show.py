@@ -29,7 +29,7 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
 
 
 def run(*, repo: Path, state_dir: Path | None, run_id: str, fmt: str, out: TextIO, environ: Mapping[str, str]) -> int:
-    view = open_app(repo, state_dir, environ=environ).run_view(run_id)
+    view = open_app(repo, state_dir, environ=environ, appends=False).run_view(run_id)
     if fmt == "json":
         data = view.to_json()
         data["durationMs"] = duration_ms(view.started_at, view.finished_at)

@@ -63,7 +63,7 @@ def run_touch(
 
 
 def run_list(*, repo: Path, state_dir: Path | None, fmt: str, out: TextIO, environ: Mapping[str, str]) -> int:
-    app = open_app(repo, state_dir, environ=environ)
+    app = open_app(repo, state_dir, environ=environ, appends=False)
     updates = app.store.table_updates()
     validation = validate_tree(app.repo)
     writers: dict[str, list[str]] = {}

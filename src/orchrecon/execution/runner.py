@@ -222,7 +222,9 @@ class Runner:
         """Follow the ledger from `position` for `run.cancel-requested` of this run (`orchrecon cancel`)."""
         while not active.cancel.is_set():
             await asyncio.sleep(CANCEL_POLL_SECONDS)
-            for after, record in self._ledger.read(position):
+            # A damaged line is passed over: this run goes on recording what is true, and every command
+            # that opens the ledger reports the damage.
+            for after, record in self._ledger.read(position, on_damage=lambda _: None):
                 position = after
                 if record.get("type") == "run.cancel-requested" and record.get("run") == active.view.id:
                     by = record.get("by")
@@ -343,15 +345,18 @@ async def _outcome(work: asyncio.Task[RunStatus]) -> RunStatus | None:
 def recover(store: RunStore, ledger: Ledger, state: StateDir) -> list[str]:
     """Record runs whose owning process died as ended: terminated if they had started, cancelled if
     not. A run's owner holds its run lock until the run is recorded finished, so a lock we can take
-    belongs to a dead process."""
-    recovered = []
+    belongs to a dead process. While the ledger has damaged lines it records nothing: a run whose
+    `run.finished` is damaged would look unfinished."""
+    recovered: list[str] = []
     for summary in store.unfinished():
+        if store.damage:
+            break
         lock = run_lock(state.locks, summary.id)
         if not lock.try_acquire():
             continue
         try:
             view = store.get(summary.id)
-            if view is None or view.status.finished:
+            if view is None or view.status.finished or store.damage:  # reading it may have found damage
                 continue
             pid = f"process {view.pid}" if view.pid else "its process"
             kill_run_processes(summary.id)  # its tasks outlive it in their own sessions; free their configurations

@@ -3,13 +3,18 @@
 The index (SQLite, `index.sqlite` in the state directory) holds each run's summary and where its
 records are in the ledger. Every process catches it up from the last position it covers before
 reading; a missing, damaged or foreign index is rebuilt from the ledger, which stays the only truth.
+It is checked, not trusted: the line it ends at must have the hash it recorded (an index copied from a
+diverged copy of the state directory ends at a different line), and every record read through it must
+be sound and belong to the run asked for. Damaged ledger lines it met while folding are kept in it, so
+every command knows of them without reading the whole ledger again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +23,9 @@ from typing import Any
 from orchrecon.runs import state as runstate
 from orchrecon.runs.state import RunView
 from orchrecon.store.ledger import Ledger, Position, Record, segment_name
+from orchrecon.store.records import Damage, decode
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -64,9 +70,18 @@ FEW_NAMES = 500  # up to this many orchestrations are looked up by name, not by 
 
 
 class RunStore:
-    def __init__(self, ledger: Ledger, index: Path) -> None:
+    def __init__(self, ledger: Ledger, index: Path, *, on_damage: Callable[[list[Damage]], None] | None = None) -> None:
+        """`on_damage` is told once, when this process first learns that the ledger has damaged lines."""
         self._ledger = ledger
         self._index = index
+        self._on_damage = on_damage
+        self._damage: list[Damage] = []
+        self._told = False
+
+    @property
+    def damage(self) -> list[Damage]:
+        """The damaged ledger lines the index knows of, as of the last refresh, in ledger order."""
+        return list(self._damage)
 
     # -- queries -------------------------------------------------------------------------------------
 
@@ -79,23 +94,39 @@ class RunStore:
         """The run's `run.requested` record (its full definition)."""
         return next((r for r in self.records(run_id) if r["type"] == "run.requested"), None)
 
-    def records(self, run_id: str) -> Iterator[Record]:
+    def records(self, run_id: str) -> list[Record]:
+        """The run's records in ledger order. If the ledger no longer holds them where the index says
+        (a line damaged since it was indexed), the index is rebuilt and asked again."""
+        found = self._records(run_id)
+        if found is None:
+            self.invalidate()
+            found = self._records(run_id) or []
+        return found
+
+    def _records(self, run_id: str) -> list[Record] | None:
         self.refresh()
         with self._connect() as db:
             rows = db.execute(
                 "SELECT segment, start, end FROM records WHERE run = ? ORDER BY segment, start", (run_id,)
             ).fetchall()
         handles: dict[int, Any] = {}
+        found = []
         try:
             for segment, start, end in rows:
                 if segment not in handles:
                     handles[segment] = (self._ledger.directory / segment_name(segment)).open("rb")
                 f = handles[segment]
                 f.seek(start)
-                yield json.loads(f.read(end - start))
+                record = decode(f.read(end - start))
+                if not isinstance(record, dict) or record.get("run") != run_id:
+                    return None
+                found.append(record)
+        except FileNotFoundError:
+            return None
         finally:
             for f in handles.values():
                 f.close()
+        return found
 
     def recent(self, orchestration: str | None = None, limit: int = 20) -> list[RunSummary]:
         """The most recently requested runs first."""
@@ -176,6 +207,18 @@ class RunStore:
         except sqlite3.DatabaseError:
             self._index.unlink(missing_ok=True)  # damaged: it is only derived, build it again
             self._catch_up()
+        if self._damage and not self._told:
+            self._told = True
+            if self._on_damage is not None:
+                self._on_damage(self.damage)
+
+    def invalidate(self) -> None:
+        """Make the next refresh rebuild the index from the whole ledger (`ledger repair` moved lines)."""
+        self._index.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.executescript(_SCHEMA)
+            db.execute("DELETE FROM meta")
+        self.refresh()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -189,52 +232,55 @@ class RunStore:
             db.executescript(_SCHEMA)
             db.execute("BEGIN IMMEDIATE")  # one process catches up at a time; the others then see it done
             try:
-                position = self._covered(db)
-                self._fold_into(db, position)
+                self._fold_into(db, self._covered(db))
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
 
-    def _covered(self, db: sqlite3.Connection) -> Position:
+    def _covered(self, db: sqlite3.Connection) -> dict[str, str]:
+        """The index's meta data, emptied (with everything else) if the index does not describe this ledger."""
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         if meta.get("version") != SCHEMA_VERSION or not self._still_valid(meta):
             for table in ("runs", "records", "tables", "marks"):
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM meta")
             db.execute("INSERT INTO meta VALUES ('version', ?)", (SCHEMA_VERSION,))
-            return Position()
-        if "segment" not in meta:
-            return Position()
-        return Position(int(meta["segment"]), int(meta["offset"]))
+            return {"version": SCHEMA_VERSION}
+        return meta
 
     def _still_valid(self, meta: dict[str, str]) -> bool:
-        """The index describes this ledger: the record it ends at is still there, with the same seq."""
+        """The index describes this ledger: the line it ends at is still there, byte for byte."""
         if "segment" not in meta:
             return True
-        segment, offset, seq = int(meta["segment"]), int(meta["offset"]), int(meta.get("seq", "0"))
-        path = self._ledger.directory / segment_name(segment)
-        if offset == 0:
-            return True
+        path = self._ledger.directory / segment_name(int(meta["segment"]))
+        start, end = int(meta["start"]), int(meta["offset"])
         try:
             with path.open("rb") as f:
-                f.seek(max(0, offset - 1))
-                if f.read(1) != b"\n":
-                    return False
+                f.seek(start)
+                line = f.read(end - start)
         except OSError:
             return False
-        last = next(iter(self._ledger.read(Position(segment, int(meta.get("start", "0"))))), None)
-        return last is not None and int(last[1].get("seq", -1)) == seq
+        return _digest(line) == meta.get("hash")
 
-    def _fold_into(self, db: sqlite3.Connection, position: Position) -> None:
+    def _fold_into(self, db: sqlite3.Connection, meta: dict[str, str]) -> None:
+        position = Position(int(meta["segment"]), int(meta["offset"])) if "segment" in meta else Position()
+        seq = int(meta["seq"]) if "seq" in meta else None
+        damage = [Damage.from_json(d) for d in json.loads(meta.get("damage", "[]"))]
+        known = len(damage)
         summaries: dict[str, list[Any]] = {}
         rows: list[tuple[str, int, int, int]] = []
         previous = position
-        last: tuple[Position, Position, int] | None = None
-        for after, record in self._ledger.read(position):
+        last: Position | None = None  # the start of the last line read, sound or damaged
+
+        def damaged(found: Damage) -> None:
+            nonlocal previous, last
+            damage.append(found)
+            last, previous = Position(found.segment, found.offset), Position(found.segment, found.offset + found.length)
+
+        for after, record in self._ledger.read(position, after_seq=seq, on_damage=damaged):
             start = previous.offset if after.segment == previous.segment else 0
-            previous = after
-            last = (Position(after.segment, start), after, int(record.get("seq", 0)))
+            previous, last, seq = after, Position(after.segment, start), record["seq"]
             run_id = record.get("run")
             kind = record.get("type")
             if kind == "table.updated":
@@ -262,16 +308,26 @@ class RunStore:
             "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [tuple(s) for s in summaries.values()]
         )
         if last is not None:
-            begin, end, seq = last
-            db.executemany(
-                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                [
-                    ("segment", str(end.segment)),
-                    ("offset", str(end.offset)),
-                    ("start", str(begin.offset)),
-                    ("seq", str(seq)),
-                ],
-            )
+            path = self._ledger.directory / segment_name(last.segment)
+            with path.open("rb") as f:
+                f.seek(last.offset)
+                line = f.read(previous.offset - last.offset)
+            checkpoint = [
+                ("segment", str(previous.segment)),
+                ("offset", str(previous.offset)),
+                ("start", str(last.offset)),
+                ("hash", _digest(line)),
+            ]
+            if seq is not None:
+                checkpoint.append(("seq", str(seq)))
+            if len(damage) > known:
+                checkpoint.append(("damage", json.dumps([d.to_json() for d in damage])))
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", checkpoint)
+        self._damage = damage
+
+
+def _digest(line: bytes) -> str:
+    return hashlib.blake2b(line, digest_size=16).hexdigest()
 
 
 def _summarize(db: sqlite3.Connection, summaries: dict[str, list[Any]], run_id: str, kind: str, record: Record) -> None:
