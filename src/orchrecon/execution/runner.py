@@ -364,6 +364,12 @@ def recover(store: RunStore, ledger: Ledger, state: StateDir) -> list[str]:
                 status, reason = RunStatus.TERMINATED, f"{pid} died while the run was processing"
             else:
                 status, reason = RunStatus.CANCELLED, f"{pid} died before the run started"
+            repair = store.last_repair()
+            if repair is not None and repair[0] > view.requested_seq:  # its end may be among the moved lines
+                reason = (
+                    f"no record of how it ended: ledger repair (seq {repair[0]}) moved damaged lines aside, "
+                    f"see ledger/{repair[1]}; {pid} is gone"
+                )
             ledger.append_one("run.finished", run=summary.id, status=status.value, reason=reason)
             recovered.append(summary.id)
         finally:

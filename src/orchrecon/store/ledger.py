@@ -276,7 +276,7 @@ class Ledger:
                             previous = seq
                             yield Position(number, offset), record
                             continue
-                        record = f"seq {seq} is not above the seq before it ({previous})"
+                        record = f"seq {seq} after seq {previous}, not increasing"
                     before = _lines_before(path, first) if before < 0 else before
                     damage = Damage(segment=number, line=before + read, offset=here, length=len(line), reason=record)
                     if on_damage is None:

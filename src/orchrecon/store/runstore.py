@@ -189,6 +189,16 @@ class RunStore:
             row = db.execute("SELECT value FROM meta WHERE key = 'applied'").fetchone()
         return dict(json.loads(row[0])) if row else {}
 
+    def last_repair(self) -> tuple[int, str] | None:
+        """The seq of the last `ledger repair` and its manifest (under the ledger folder), if there was one."""
+        self.refresh()
+        with self._connect() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'repaired'").fetchone()
+        if row is None:
+            return None
+        repaired = json.loads(row[0])
+        return int(repaired["seq"]), str(repaired["manifest"])
+
     def last_run_starts(self) -> dict[str, str]:
         """Per orchestration, when its last run started (or was requested, if it has not started yet)."""
         self.refresh()
@@ -299,6 +309,9 @@ class RunStore:
                 )
             elif kind == "trigger.armed":
                 db.execute("INSERT OR IGNORE INTO marks VALUES (?, ?)", (record["trigger"], record["since"]))
+            elif kind == "ledger.repaired":
+                repaired = {"seq": record["seq"], "manifest": record.get("manifest")}
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('repaired', ?)", (json.dumps(repaired),))
             if not run_id or kind not in runstate.RUN_RECORDS:
                 continue
             rows.append((run_id, after.segment, start, after.offset))
