@@ -72,11 +72,16 @@ class Damaged:
         return b"".join([*self.original[: self.line], self.replacement, *self.original[self.line + 1 :]])
 
     @property
+    def position(self) -> tuple[int, int]:
+        """The damaged line's 1-based number and byte offset (a copy written next to it: the copy's)."""
+        if self.kind.kept:
+            return self.line + 2, self.offset + len(self.original[self.line])
+        return self.line + 1, self.offset
+
+    @property
     def where(self) -> str:
         """`file:line (byte offset)` of the damaged line, as messages name it."""
-        line, offset = self.line + 1, self.offset
-        if self.kind.kept:
-            line, offset = line + 1, offset + len(self.original[self.line])
+        line, offset = self.position
         return f"{self.ws.state / 'ledger' / '00000001.jsonl'}:{line} (byte {offset})"
 
     def sound_lines(self) -> list[bytes]:

@@ -57,7 +57,7 @@ def run_verify(*, repo: Path, state_dir: Path | None, fmt: str, out: TextIO, env
     if found.clean:
         out.write(f"clean: {found.records} records in {segments}\n")
     else:
-        lines = f"{len(found.damage)} damaged line{'s' if len(found.damage) != 1 else ''}"
+        lines = f"{len(found.damage)} line{'s' if len(found.damage) != 1 else ''}"
         out.write(
             f"damaged: {lines}, {found.records} sound records in {segments}; "
             "'orchrecon ledger repair' moves the damaged lines into ledger/damaged/\n"
