@@ -107,8 +107,7 @@ def open_app(
         tokens=TokenStore(directory.secrets),
         environ=environ,
     )
-    store.refresh()  # damage known to the index shows here; damage found later (reading a run) too
-    recover(store, ledger, directory)
+    recover(store, ledger, directory)  # its first query refreshes the index: known damage shows there
     return app
 
 
