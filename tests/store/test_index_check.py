@@ -32,7 +32,8 @@ def _copy_index(source: Path, target: Path) -> None:
 def test_runs_never_lists_a_run_of_a_diverged_copy_whose_index_was_copied_in(ws: Workspace) -> None:
     ws.orchestrate("daily", {"one": [builders.task("a")]})
     common, _ = ws.run("daily")
-    other = Workspace(root=ws.root, state=ws.state.parent / "copy")
+    # A name as long as "state": the task logs' paths are recorded, so both ledgers then have one size.
+    other = Workspace(root=ws.root, state=ws.state.parent / "other")
     shutil.copytree(ws.state, other.state)
     mine, _ = ws.run("daily")
     theirs, _ = other.run("daily")
