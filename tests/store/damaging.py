@@ -38,6 +38,14 @@ def _random(line: bytes) -> bytes:
     return noise + b"\n"
 
 
+def _random_lines(line: bytes) -> bytes:
+    """Random bytes over the line and a newline's worth of lines: several damaged lines."""
+    noise = bytearray(random.Random(11).randbytes(len(line) - 1).replace(b"\n", b"\xff"))
+    for at in (len(noise) // 3, 2 * len(noise) // 3):
+        noise[at] = ord("\n")
+    return bytes(noise) + b"\n"
+
+
 def _without_type(line: bytes) -> bytes:
     record = json.loads(line)
     del record["type"], record["crc"]
@@ -48,6 +56,7 @@ KINDS = [
     Kind("nul-bytes", _nul),
     Kind("truncated", lambda line: line[: len(line) // 2] + b"\n"),
     Kind("random-bytes", _random),
+    Kind("random-lines", _random_lines),
     Kind("seq-x", lambda line: re.sub(rb'"seq":\d+', b'"seq":"x"', line, count=1)),
     Kind("seq-repeated", lambda line: line + line, kept=True),  # a line written twice
     Kind("json-array", lambda line: json.dumps([json.loads(line)]).encode() + b"\n"),
@@ -83,6 +92,15 @@ class Damaged:
         """`file:line (byte offset)` of the damaged line, as messages name it."""
         line, offset = self.position
         return f"{self.ws.state / 'ledger' / '00000001.jsonl'}:{line} (byte {offset})"
+
+    def pieces(self) -> list[tuple[int, int, int]]:
+        """Each damaged line's 1-based number, byte offset and length."""
+        line, offset = self.position
+        found = []
+        for piece in self.moved().splitlines(keepends=True):
+            found.append((line, offset, len(piece)))
+            line, offset = line + 1, offset + len(piece)
+        return found
 
     def sound_lines(self) -> list[bytes]:
         """The segment's lines a repair must keep, byte for byte, in order."""
