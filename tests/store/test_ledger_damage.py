@@ -132,3 +132,15 @@ def test_records_written_before_checksums_are_still_sound(ws: Workspace) -> None
     assert done.code == 0, done.err
     assert segment.read_bytes().startswith(b"".join(old))
     assert {r["id"] for r in ws.runs()} == {first, second}
+
+
+def test_a_running_reconciler_that_meets_damage_stops_in_one_line(ws: Workspace, snapshot: SnapshotAssertion) -> None:
+    ws.orchestrate("daily", {"one": [builders.task("a")]})
+    ws.commit()
+    process = ws.start("reconcile", "--interval", "1s")
+    builders.wait_until(lambda: list((ws.state / "ledger").glob("*.jsonl")), timeout=20, what="the reconciler")
+    with ws.segment().open("ab") as f:
+        f.write(b"garbage\n")  # it follows the ledger: the next look meets this line
+    done = ws.finish(process, timeout=20)
+    assert done.code == 1
+    assert message(done.err, ws) == snapshot
