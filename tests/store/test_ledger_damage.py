@@ -5,12 +5,15 @@ false (a `run.finished terminated` for a run that had succeeded) is ever recorde
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from syrupy.assertion import SnapshotAssertion
 
+from orchrecon.clock import SystemClock
+from orchrecon.store.ledger import Ledger
 from tests.execution import builders
 from tests.execution.builders import Workspace
 from tests.store.damaging import KINDS, Kind, damaged_ledger, message
@@ -138,9 +141,13 @@ def test_a_running_reconciler_that_meets_damage_stops_in_one_line(ws: Workspace,
     ws.orchestrate("daily", {"one": [builders.task("a")]})
     ws.commit()
     process = ws.start("reconcile", "--interval", "1s")
-    builders.wait_until(lambda: list((ws.state / "ledger").glob("*.jsonl")), timeout=20, what="the reconciler")
-    with ws.segment().open("ab") as f:
-        f.write(b"garbage\n")  # it follows the ledger: the next look meets this line
+    builders.wait_until(ws.ledger, timeout=20, what="the reconciler's first record")
+    with Ledger(ws.state / "ledger", SystemClock()).exclusive():  # between two of its appends
+        whole = ws.segment().read_bytes()
+        with ws.segment().open("ab") as f:
+            f.write(b"garbage\n")  # it follows the ledger: its next look meets this line
     done = ws.finish(process, timeout=20)
     assert done.code == 1
-    assert message(done.err, ws) == snapshot
+    line = len(whole.splitlines()) + 1
+    assert done.err.startswith(f"orchrecon: error: {ws.segment()}:{line} (byte {len(whole)}): ")
+    assert re.sub(r"jsonl:\d+", "jsonl:<L>", message(done.err, ws)) == snapshot
