@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from orchrecon.executors.command import CommandExecutor
 from orchrecon.runs.state import RunView
 from orchrecon.store import state as state_dir
 from orchrecon.store.ledger import Ledger
+from orchrecon.store.records import SHOWN, Damage, LedgerDamagedError, notice
 from orchrecon.store.runstore import RunStore
 from orchrecon.store.state import StateDir
 from orchrecon.store.tokens import TokenStore
@@ -74,8 +76,11 @@ def open_app(
 
     Without a repository (`repo` None: a remote source; or the current folder, not named with -C, is in
     none), the state directory must be named and `repo` is its `source/`: the app then works from the
-    state directory alone (`working_tree` False), which must exist. `read_only`: a named state
-    directory must exist; nothing is created for a command that only reads."""
+    state directory alone (`working_tree` False), which must exist.
+
+    `read_only`, for commands that only read: a named state directory must exist, nothing is created, and
+    a damaged ledger is a warning on stderr; otherwise damage makes the command refuse
+    (LedgerDamagedError, as soon as it is known). No dead run is recorded while there is damage."""
     # A plain dict: tasks copy it on every start, and copying os.environ decodes every entry each time.
     environ = dict(os.environ if environ is None else environ)
     named = state_dir.named(state, environ)
@@ -91,7 +96,14 @@ def open_app(
     directory = directory.existing() if must_exist else directory.ensure()
     clock = clock or SystemClock()
     ledger = Ledger(directory.ledger, clock)
-    store = RunStore(ledger, directory.index)
+
+    def refuse(damage: list[Damage]) -> None:
+        raise LedgerDamagedError(damage, directory.ledger)
+
+    def warn(damage: list[Damage]) -> None:
+        print(f"orchrecon: warning: {notice(damage, directory.ledger, SHOWN)}", file=sys.stderr)
+
+    store = RunStore(ledger, directory.index, on_damage=warn if read_only else refuse)
     app = App(
         repo=root or directory.source,
         state=directory,
@@ -102,7 +114,7 @@ def open_app(
         environ=environ,
         working_tree=root is not None,
     )
-    recover(store, ledger, directory)
+    recover(store, ledger, directory)  # its first query refreshes the index: known damage shows there
     return app
 
 
@@ -118,6 +130,28 @@ def _repository(repo: Path, named: StateDir | None) -> Path | None:
             return None
         hint = "" if named else "; or name a state directory (--state-dir, ORCHRECON_STATE_DIR) to work from it alone"
         raise UsageError(f"{exc}{hint}") from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerAccess:
+    state: StateDir
+    clock: Clock
+    ledger: Ledger
+    store: RunStore
+
+
+def open_ledger(
+    repo: Path, state: Path | None, *, environ: Mapping[str, str] | None = None, clock: Clock | None = None
+) -> LedgerAccess:
+    """The ledger and its index alone (`ledger verify|repair`): no repository is needed when the state
+    directory is named, nothing is created, and no dead run is recorded."""
+    environ = os.environ if environ is None else environ
+    directory = state_dir.named(state, environ) or state_dir.default(find_root(repo))
+    if not directory.ledger.is_dir():
+        raise NotFoundError(f"no ledger in {directory.root}")
+    clock = clock or SystemClock()
+    ledger = Ledger(directory.ledger, clock)
+    return LedgerAccess(state=directory, clock=clock, ledger=ledger, store=RunStore(ledger, directory.index))
 
 
 class _LazyHttpExecutor:

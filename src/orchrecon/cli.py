@@ -15,6 +15,7 @@ from orchrecon.commands import (
     cancel,
     health,
     init,
+    ledger,
     plan,
     reconcile,
     retry,
@@ -28,7 +29,7 @@ from orchrecon.commands import (
 )
 from orchrecon.errors import OrchreconError, cause, printable, user_error
 
-COMMANDS = (validate, plan, run, retry, cancel, runs, show, tables, tokens, reconcile, health, init, schema)
+COMMANDS = (validate, plan, run, retry, cancel, runs, show, tables, tokens, reconcile, health, ledger, init, schema)
 
 
 def build_parser() -> argparse.ArgumentParser:

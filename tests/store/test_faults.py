@@ -171,12 +171,19 @@ def fill(folder: Path) -> Path:
 
 
 def touch_until_full(ws: Workspace) -> Done:
-    """Append table updates until the ledger's last block is full too; the failed touch's result."""
-    for _ in range(40):
-        done = ws.orchrecon("tables", "touch", "t" * 190)
-        if done.code != 0:
-            return done
-    raise AssertionError("the ledger never filled up")
+    """Append table updates until the ledger's last block is full too, with ever shorter records so that
+    not even a small record of a run fits in what is left; the first failed touch's result."""
+    failed: Done | None = None
+    for length in (190, 60, 1):
+        for _ in range(40):
+            done = ws.orchrecon("tables", "touch", "t" * length)
+            if done.code != 0:
+                failed = failed or done
+                break
+        else:
+            raise AssertionError("the ledger never filled up")
+    assert failed is not None
+    return failed
 
 
 def test_a_full_file_system_mid_run_is_named_reading_goes_on_and_space_back_records_the_cause(

@@ -6,8 +6,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from orchrecon.clock import SystemClock
 from orchrecon.store.ledger import Ledger, Position
+from orchrecon.store.records import Damage, LedgerDamagedError
 from tests.clocks import FakeClock
 
 
@@ -50,13 +53,17 @@ def test_torn_last_line_is_ignored_then_cut_off_by_the_next_append(tmp_path: Pat
     assert [json.loads(line)["seq"] for line in after.splitlines()] == [1, 2, 3]
 
 
-def test_damaged_line_in_the_middle_hides_nothing_else(tmp_path: Path) -> None:
+def test_damaged_line_in_the_middle_is_reported_and_hides_nothing_else(tmp_path: Path) -> None:
     ledger = _ledger(tmp_path)
     ledger.append_one("a")
     with (tmp_path / "ledger" / "00000001.jsonl").open("ab") as f:
         f.write(b"garbage\n")
     ledger.append_one("b")
-    assert _seqs(ledger) == [1, 2]
+    damage: list[Damage] = []
+    assert [r["seq"] for _, r in ledger.read(on_damage=damage.append)] == [1, 2]
+    assert [(d.line, d.length, d.reason) for d in damage] == [(2, 8, "not JSON")]
+    with pytest.raises(LedgerDamagedError, match=r"00000001\.jsonl:2 \(byte \d+\): damaged record \(not JSON\)"):
+        _seqs(ledger)
 
 
 def test_read_resumes_from_a_position(tmp_path: Path) -> None:

@@ -300,7 +300,9 @@ class Runner:
         """Follow the ledger from `position` for `run.cancel-requested` of this run (`orchrecon cancel`)."""
         while not active.cancel.is_set():
             await asyncio.sleep(CANCEL_POLL_SECONDS)
-            for after, record in self._ledger.read(position):
+            # A damaged line is passed over: this run goes on recording what is true, and every command
+            # that opens the ledger reports the damage.
+            for after, record in self._ledger.read(position, on_damage=lambda _: None):
                 position = after
                 if record.get("type") == "run.cancel-requested" and record.get("run") == active.view.id:
                     by = record.get("by")
@@ -441,13 +443,16 @@ async def _outcome(work: asyncio.Task[RunStatus]) -> RunStatus | None:
 def recover(store: RunStore, ledger: Ledger, state: StateDir) -> list[str]:
     """Record runs whose owning process died as ended: terminated if they had started, cancelled if
     not. A run's owner holds its run lock until the run is recorded finished, so a lock we can take
-    belongs to a dead process.
+    belongs to a dead process. While the ledger has damaged lines it records nothing: a run whose
+    `run.finished` is damaged would look unfinished.
 
     A process the ledger refused leaves the end it could not record in the run's lock file (see
     `endnotes`); that end is recorded then. Where nothing can be written (a full or read-only state
     directory), the run stays unrecorded, for a later command to record."""
-    recovered = []
+    recovered: list[str] = []
     for summary in store.unfinished():
+        if store.damage:
+            break
         lock = run_lock(state.locks, summary.id)
         try:
             if not lock.try_acquire():
@@ -457,6 +462,8 @@ def recover(store: RunStore, ledger: Ledger, state: StateDir) -> list[str]:
         recorded = False
         try:
             view = store.get(summary.id)
+            if store.damage:  # reading it may have found damage
+                continue
             if view is None or view.status.finished:
                 recorded = True
                 continue
@@ -466,7 +473,13 @@ def recover(store: RunStore, ledger: Ledger, state: StateDir) -> list[str]:
                 status, reason = RunStatus.TERMINATED.value, f"{pid} died while the run was processing"
             else:
                 status, reason = RunStatus.CANCELLED.value, f"{pid} died before the run started"
-            note = endnotes.read(lock.path)
+            repair = store.last_repair()
+            if repair is not None and repair[0] > view.requested_seq:  # its end may be among the moved lines
+                reason = (
+                    f"no record of how it ended: ledger repair (seq {repair[0]}) moved damaged lines aside, "
+                    f"see ledger/{repair[1]}; {pid} is gone"
+                )
+            note = endnotes.read(lock.path)  # the process's own word on how it ended beats any guess
             if note is not None and note["status"] in _ENDS:
                 status, reason = note["status"], str(note.get("reason", ""))
             try:

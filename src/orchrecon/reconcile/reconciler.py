@@ -38,7 +38,7 @@ from orchrecon.scheduling.slots import (
 )
 from orchrecon.scheduling.triggers import TriggerState, TriggerView, Verdict, evaluate, trigger_key, trigger_record
 from orchrecon.store.ledger import Record
-from orchrecon.store.locks import FileLock
+from orchrecon.store.locks import reconciler_lock
 from orchrecon.store.runstore import RunSummary
 
 LEDGER_POLL_SECONDS = 0.2  # how soon a table update reported by another process is decided
@@ -76,7 +76,7 @@ class Reconciler:
         self._run_owner: dict[str, str] = {}  # unfinished run -> its orchestration
         self._dirty: set[str] = set()  # orchestrations whose status must be written again
         self._all_dirty = True
-        self._lock = FileLock(app.state.locks / "reconciler.lock")
+        self._lock = reconciler_lock(app.state.locks)
         self._wake = asyncio.Event()
         self._stopping = False
         self._source_due = False

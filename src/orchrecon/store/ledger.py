@@ -4,34 +4,37 @@ Each append takes an exclusive file lock, assigns the next `seq`, and writes its
 lines in one `write`: once `append` returns, the records survive a crash of this process. Power loss
 is covered by `sync()`, which fsyncs everything written so far; callers sync at the points where
 something depends on a record (a run reported requested, an API answer, process exit), so one fsync
-commits a whole group of records, as a database's group commit does. A line torn by a crash is
-ignored by readers and cut off by the next append; nothing before it is ever rewritten. An append the
-file system refuses (full, file too large, read-only) raises `StorageError` naming the segment, and
-leaves nothing of itself behind.
+commits a whole group of records, as a database's group commit does. A line torn by a crash (the
+last line of the last segment, without its newline) is ignored by readers and cut off by the next
+append. Any other bad line is damage (see `records`): readers report it, never skip it silently. An
+append the file system refuses (full, file too large, read-only) raises `StorageError` naming the
+segment, and leaves nothing of itself behind.
 """
 
 from __future__ import annotations
 
 import asyncio
 import fcntl
-import json
 import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from orchrecon.clock import Clock, format_time
 from orchrecon.errors import storage_error, writing
+from orchrecon.store.records import Damage, LedgerDamagedError, Record, decode, encode, segment_name
+
+__all__ = ["VERSION", "Ledger", "Position", "Record", "encode", "segment_name"]
 
 VERSION = 1
 SEGMENT_LIMIT = 64 * 1024 * 1024
 _SEGMENT = re.compile(r"(\d{8})\.jsonl")
 _TAIL_CHUNK = 64 * 1024
-
-Record = dict[str, Any]
+_COUNT_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True, order=True)
@@ -40,17 +43,6 @@ class Position:
 
     segment: int = 0
     offset: int = 0
-
-
-def segment_name(number: int) -> str:
-    return f"{number:08d}.jsonl"
-
-
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # json.dumps with options builds one per call
-
-
-def encode(record: Mapping[str, Any]) -> bytes:
-    return _ENCODER.encode(record).encode() + b"\n"
 
 
 class Ledger:
@@ -129,6 +121,18 @@ class Ledger:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    @contextmanager
+    def exclusive(self) -> Iterator[Callable[[Sequence[Mapping[str, Any]]], list[Record]]]:
+        """Hold the append lock, so no other process or thread appends meanwhile; yields the `append` to
+        use while it is held. `ledger repair` rewrites segments under it."""
+        with self._mutex:
+            lock = self._lock_descriptor()
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield self._append_locked
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
     def append_one(self, type_: str, **fields: Any) -> Record:
         return self.append([{"type": type_, **fields}])[0]
 
@@ -174,7 +178,11 @@ class Ledger:
             numbers = self.segments()
             self._switch_to(numbers[-1] if numbers else 1)
         assert self._fd is not None
-        size = os.fstat(self._fd).st_size
+        stat = os.fstat(self._fd)
+        if stat.st_nlink == 0:  # `ledger repair` replaced the segment: append to the new file
+            self._switch_to(self._segment)
+            stat = os.fstat(self._fd)
+        size = stat.st_size
         # Only a full segment is ever rotated, so while ours is not full it is the newest one, and a
         # directory listing stays off the common path.
         if size >= self._segment_limit:
@@ -223,7 +231,7 @@ class Ledger:
         if last is None and self._segment > 1:
             previous = self._dir / segment_name(self._segment - 1)
             last = _last_record(previous, previous.stat().st_size)
-        self._last_seq = int(last["seq"]) if last else 0
+        self._last_seq = last["seq"] if last else 0
 
     @staticmethod
     def _write_all(fd: int, data: bytes, start: int) -> None:
@@ -245,33 +253,55 @@ class Ledger:
             return []
         return sorted(int(m.group(1)) for n in names if (m := _SEGMENT.fullmatch(n)))
 
-    def read(self, start: Position | None = None) -> Iterator[tuple[Position, Record]]:
+    def read(
+        self,
+        start: Position | None = None,
+        *,
+        after_seq: int | None = None,
+        on_damage: Callable[[Damage], None] | None = None,
+    ) -> Iterator[tuple[Position, Record]]:
         """Every complete record after `start`, in order, with the position just after it.
 
         A torn last line (a crash mid-append, or an append in progress elsewhere) is not yielded; a
-        later read from the same position sees it once it is whole.
+        later read from the same position sees it once it is whole. A damaged line (see `records`;
+        its `seq` must be above `after_seq` and the records before it) is passed to `on_damage`, in
+        order with the records; without `on_damage` it raises LedgerDamagedError.
         """
         start = start or Position()
-        for number in self.segments():
+        previous = after_seq
+        numbers = self.segments()
+        for number in numbers:
             if number < start.segment:
                 continue
+            path = self._dir / segment_name(number)
             try:
-                f = (self._dir / segment_name(number)).open("rb")
+                f = path.open("rb")
             except FileNotFoundError:
                 continue
             with f:
                 offset = start.offset if number == start.segment else 0
                 f.seek(offset)
+                first, read, before = offset, 0, -1  # lines before `first`: counted once a damaged line needs them
                 for line in f:
+                    here, offset, read = offset, offset + len(line), read + 1
                     if not line.endswith(b"\n"):
-                        break
-                    offset += len(line)
-                    try:
-                        record = json.loads(line)
-                    except ValueError:
-                        continue  # damaged in the middle: skip it, keep everything else
+                        if number == numbers[-1]:
+                            break  # torn, or being appended right now
+                        record: Record | str = "no newline at the end of a segment that is not the last"
+                    else:
+                        record = decode(line)
                     if isinstance(record, dict):
-                        yield Position(number, offset), record
+                        seq = record["seq"]
+                        if previous is None or seq > previous:
+                            previous = seq
+                            yield Position(number, offset), record
+                            continue
+                        record = f"seq {seq} after seq {previous}, not increasing"
+                    before = _lines_before(path, first) if before < 0 else before
+                    damage = Damage(segment=number, line=before + read, offset=here, length=len(line), reason=record)
+                    if on_damage is None:
+                        raise LedgerDamagedError([damage], self._dir)
+                    on_damage(damage)
 
     def end(self) -> Position:
         """The position after the last complete record."""
@@ -289,22 +319,30 @@ def _complete_end(path: Path, size: int) -> int:
 
 
 def _last_record(path: Path, end: int) -> Record | None:
-    """The last parseable record ending at or before `end` (complete lines only)."""
+    """The last sound record ending at or before `end` (complete lines only). Damaged lines after it
+    are passed over here: every command that opens the ledger reports them, and a process already
+    running (a run recording its tasks) goes on recording what is true."""
     with path.open("rb") as f:
         pos = end
         while pos > 0:
             line_start = _after_last_newline(f, pos - 1)  # the start of the line ending at pos
             f.seek(line_start)
-            line = f.read(pos - line_start)
-            try:
-                record = json.loads(line)
-            except ValueError:
-                pos = line_start
-                continue
-            if isinstance(record, dict) and "seq" in record:
+            record = decode(f.read(pos - line_start))
+            if isinstance(record, dict):
                 return record
             pos = line_start
     return None
+
+
+def _lines_before(path: Path, offset: int) -> int:
+    """How many lines the segment has before `offset` (for a damaged line's number: off the common path)."""
+    count = 0
+    with path.open("rb") as f:
+        remaining = offset
+        while remaining > 0 and (chunk := f.read(min(remaining, _COUNT_CHUNK))):
+            count += chunk.count(b"\n")
+            remaining -= len(chunk)
+    return count
 
 
 def _after_last_newline(f: BinaryIO, before: int) -> int:

@@ -86,6 +86,11 @@ def config_lock(locks: Path, ref: str, *, keep_open: bool = False) -> FileLock:
     return FileLock(locks / f"config.{component}.{name}.lock", keep_open=keep_open)  # names have no '.'
 
 
+def reconciler_lock(locks: Path) -> FileLock:
+    """Held by the state directory's one reconciler (and by `ledger repair`, which moves lines it reads)."""
+    return FileLock(locks / "reconciler.lock")
+
+
 def run_lock(locks: Path, run_id: str) -> FileLock:
     """Held by the process that owns a run from before it is requested until it is recorded finished."""
     return FileLock(locks / f"run.{run_id}.lock")

@@ -3,13 +3,18 @@
 The index (SQLite, `index.sqlite` in the state directory) holds each run's summary and where its
 records are in the ledger. Every process catches it up from the last position it covers before
 reading; a missing, damaged or foreign index is rebuilt from the ledger, which stays the only truth.
+It is checked, not trusted: the line it ends at must have the hash it recorded (an index copied from a
+diverged copy of the state directory ends at a different line), and every record read through it must
+be sound and belong to the run asked for. Damaged ledger lines it met while folding are kept in it, so
+every command knows of them without reading the whole ledger again.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +24,9 @@ from orchrecon.runs import state as runstate
 from orchrecon.runs.state import RunView
 from orchrecon.store import faults
 from orchrecon.store.ledger import Ledger, Position, Record, segment_name
+from orchrecon.store.records import Damage, decode
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
@@ -65,12 +71,21 @@ FEW_NAMES = 500  # up to this many orchestrations are looked up by name, not by 
 
 
 class RunStore:
-    def __init__(self, ledger: Ledger, index: Path) -> None:
+    def __init__(self, ledger: Ledger, index: Path, *, on_damage: Callable[[list[Damage]], None] | None = None) -> None:
+        """`on_damage` is told once, when this process first learns that the ledger has damaged lines."""
         self._ledger = ledger
         self._index = index
         # The index in memory, built from the ledger, when index.sqlite cannot be written (a full or
         # read-only state directory): it is only a cache, so reading commands go on without it.
         self._memory: sqlite3.Connection | None = None
+        self._on_damage = on_damage
+        self._damage: list[Damage] = []
+        self._told = False
+
+    @property
+    def damage(self) -> list[Damage]:
+        """The damaged ledger lines the index knows of, as of the last refresh, in ledger order."""
+        return list(self._damage)
 
     # -- queries -------------------------------------------------------------------------------------
 
@@ -83,23 +98,39 @@ class RunStore:
         """The run's `run.requested` record (its full definition)."""
         return next((r for r in self.records(run_id) if r["type"] == "run.requested"), None)
 
-    def records(self, run_id: str) -> Iterator[Record]:
+    def records(self, run_id: str) -> list[Record]:
+        """The run's records in ledger order. If the ledger no longer holds them where the index says
+        (a line damaged since it was indexed), the index is rebuilt and asked again."""
+        found = self._records(run_id)
+        if found is None:
+            self.invalidate()
+            found = self._records(run_id) or []
+        return found
+
+    def _records(self, run_id: str) -> list[Record] | None:
         self.refresh()
         with self._connect() as db:
             rows = db.execute(
                 "SELECT segment, start, end FROM records WHERE run = ? ORDER BY segment, start", (run_id,)
             ).fetchall()
         handles: dict[int, Any] = {}
+        found = []
         try:
             for segment, start, end in rows:
                 if segment not in handles:
                     handles[segment] = (self._ledger.directory / segment_name(segment)).open("rb")
                 f = handles[segment]
                 f.seek(start)
-                yield json.loads(f.read(end - start))
+                record = decode(f.read(end - start))
+                if not isinstance(record, dict) or record.get("run") != run_id:
+                    return None
+                found.append(record)
+        except FileNotFoundError:
+            return None
         finally:
             for f in handles.values():
                 f.close()
+        return found
 
     def recent(self, orchestration: str | None = None, limit: int = 20) -> list[RunSummary]:
         """The most recently requested runs first."""
@@ -169,6 +200,16 @@ class RunStore:
             row = db.execute("SELECT value FROM meta WHERE key = 'reconciled'").fetchone()
         return str(row[0]) if row and row[0] else None
 
+    def last_repair(self) -> tuple[int, str] | None:
+        """The seq of the last `ledger repair` and its manifest (under the ledger folder), if there was one."""
+        self.refresh()
+        with self._connect() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'repaired'").fetchone()
+        if row is None:
+            return None
+        repaired = json.loads(row[0])
+        return int(repaired["seq"]), str(repaired["manifest"])
+
     def last_run_starts(self) -> dict[str, str]:
         """Per orchestration, when its last run started (or was requested, if it has not started yet)."""
         self.refresh()
@@ -187,12 +228,17 @@ class RunStore:
         if self._memory is None:
             try:
                 self._refresh_file()
-                return
             except (sqlite3.DatabaseError, OSError) as exc:
                 if isinstance(exc, sqlite3.DatabaseError) and not faults.sqlite_unwritable(exc):
                     raise
-            self._memory = sqlite3.connect(":memory:", isolation_level=None)
-        self._catch_up()
+                self._memory = sqlite3.connect(":memory:", isolation_level=None)
+                self._catch_up()
+        else:
+            self._catch_up()
+        if self._damage and not self._told:
+            self._told = True
+            if self._on_damage is not None:
+                self._on_damage(self.damage)
 
     def _refresh_file(self) -> None:
         try:
@@ -202,6 +248,20 @@ class RunStore:
                 raise
             self._index.unlink(missing_ok=True)  # damaged: it is only derived, build it again
             self._catch_up()
+
+    def invalidate(self) -> None:
+        """Make the next refresh rebuild the index from the whole ledger (`ledger repair` moved lines)."""
+        try:
+            if self._memory is None:
+                self._index.parent.mkdir(parents=True, exist_ok=True)
+            with self._connect() as db:
+                db.executescript(_SCHEMA)
+                db.execute("DELETE FROM meta")
+        except (sqlite3.DatabaseError, OSError) as exc:
+            if isinstance(exc, sqlite3.DatabaseError) and not faults.sqlite_unwritable(exc):
+                raise
+            self._memory = sqlite3.connect(":memory:", isolation_level=None)  # a fresh one: nothing covered yet
+        self.refresh()
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -220,53 +280,56 @@ class RunStore:
             db.executescript(_SCHEMA)
             db.execute("BEGIN IMMEDIATE")  # one process catches up at a time; the others then see it done
             try:
-                position = self._covered(db)
-                self._fold_into(db, position)
+                self._fold_into(db, self._covered(db))
                 db.execute("COMMIT")
             except BaseException:
                 if db.in_transaction:  # a failed COMMIT (disk full) has rolled back already
                     db.execute("ROLLBACK")
                 raise
 
-    def _covered(self, db: sqlite3.Connection) -> Position:
+    def _covered(self, db: sqlite3.Connection) -> dict[str, str]:
+        """The index's meta data, emptied (with everything else) if the index does not describe this ledger."""
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         if meta.get("version") != SCHEMA_VERSION or not self._still_valid(meta):
             for table in ("runs", "records", "tables", "marks"):
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM meta")
             db.execute("INSERT INTO meta VALUES ('version', ?)", (SCHEMA_VERSION,))
-            return Position()
-        if "segment" not in meta:
-            return Position()
-        return Position(int(meta["segment"]), int(meta["offset"]))
+            return {"version": SCHEMA_VERSION}
+        return meta
 
     def _still_valid(self, meta: dict[str, str]) -> bool:
-        """The index describes this ledger: the record it ends at is still there, with the same seq."""
+        """The index describes this ledger: the line it ends at is still there, byte for byte."""
         if "segment" not in meta:
             return True
-        segment, offset, seq = int(meta["segment"]), int(meta["offset"]), int(meta.get("seq", "0"))
-        path = self._ledger.directory / segment_name(segment)
-        if offset == 0:
-            return True
+        path = self._ledger.directory / segment_name(int(meta["segment"]))
+        start, end = int(meta["start"]), int(meta["offset"])
         try:
             with path.open("rb") as f:
-                f.seek(max(0, offset - 1))
-                if f.read(1) != b"\n":
-                    return False
+                f.seek(start)
+                line = f.read(end - start)
         except OSError:
             return False
-        last = next(iter(self._ledger.read(Position(segment, int(meta.get("start", "0"))))), None)
-        return last is not None and int(last[1].get("seq", -1)) == seq
+        return _digest(line) == meta.get("hash")
 
-    def _fold_into(self, db: sqlite3.Connection, position: Position) -> None:
+    def _fold_into(self, db: sqlite3.Connection, meta: dict[str, str]) -> None:
+        position = Position(int(meta["segment"]), int(meta["offset"])) if "segment" in meta else Position()
+        seq = int(meta["seq"]) if "seq" in meta else None
+        damage = [Damage.from_json(d) for d in json.loads(meta.get("damage", "[]"))]
+        known = len(damage)
         summaries: dict[str, list[Any]] = {}
         rows: list[tuple[str, int, int, int]] = []
         previous = position
-        last: tuple[Position, Position, int] | None = None
-        for after, record in self._ledger.read(position):
+        last: Position | None = None  # the start of the last line read, sound or damaged
+
+        def damaged(found: Damage) -> None:
+            nonlocal previous, last
+            damage.append(found)
+            last, previous = Position(found.segment, found.offset), Position(found.segment, found.offset + found.length)
+
+        for after, record in self._ledger.read(position, after_seq=seq, on_damage=damaged):
             start = previous.offset if after.segment == previous.segment else 0
-            previous = after
-            last = (Position(after.segment, start), after, int(record.get("seq", 0)))
+            previous, last, seq = after, Position(after.segment, start), record["seq"]
             run_id = record.get("run")
             kind = record.get("type")
             if kind == "table.updated":
@@ -289,6 +352,9 @@ class RunStore:
                 )
             elif kind == "trigger.armed":
                 db.execute("INSERT OR IGNORE INTO marks VALUES (?, ?)", (record["trigger"], record["since"]))
+            elif kind == "ledger.repaired":
+                repaired = {"seq": record["seq"], "manifest": record.get("manifest")}
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('repaired', ?)", (json.dumps(repaired),))
             if not run_id or kind not in runstate.RUN_RECORDS:
                 continue
             rows.append((run_id, after.segment, start, after.offset))
@@ -298,16 +364,26 @@ class RunStore:
             "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [tuple(s) for s in summaries.values()]
         )
         if last is not None:
-            begin, end, seq = last
-            db.executemany(
-                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                [
-                    ("segment", str(end.segment)),
-                    ("offset", str(end.offset)),
-                    ("start", str(begin.offset)),
-                    ("seq", str(seq)),
-                ],
-            )
+            path = self._ledger.directory / segment_name(last.segment)
+            with path.open("rb") as f:
+                f.seek(last.offset)
+                line = f.read(previous.offset - last.offset)
+            checkpoint = [
+                ("segment", str(previous.segment)),
+                ("offset", str(previous.offset)),
+                ("start", str(last.offset)),
+                ("hash", _digest(line)),
+            ]
+            if seq is not None:
+                checkpoint.append(("seq", str(seq)))
+            if len(damage) > known:
+                checkpoint.append(("damage", json.dumps([d.to_json() for d in damage])))
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", checkpoint)
+        self._damage = damage
+
+
+def _digest(line: bytes) -> str:
+    return hashlib.blake2b(line, digest_size=16).hexdigest()
 
 
 def _summarize(db: sqlite3.Connection, summaries: dict[str, list[Any]], run_id: str, kind: str, record: Record) -> None:
