@@ -97,6 +97,16 @@ class RunStore:
             for f in handles.values():
                 f.close()
 
+    def ids_starting_with(self, prefix: str, limit: int) -> list[str]:
+        """Up to `limit` run ids that begin with `prefix`, in order (a range over the primary key)."""
+        self.refresh()
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT id FROM runs WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+                (prefix, prefix + "\U0010ffff", limit),
+            ).fetchall()
+        return [row[0] for row in rows]
+
     def recent(self, orchestration: str | None = None, limit: int = 20) -> list[RunSummary]:
         """The most recently requested runs first."""
         self.refresh()
