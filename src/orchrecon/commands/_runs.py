@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
+from collections.abc import Mapping
 from typing import TextIO
 
 from orchrecon.app import App
+from orchrecon.documents.durations import parse_duration
 from orchrecon.documents.repository import validate_tree
-from orchrecon.errors import InvalidDocumentsError, NotFoundError
+from orchrecon.errors import InvalidDocumentsError, NotFoundError, UsageError
 from orchrecon.execution.progress import Progress
 from orchrecon.gitsource import working_tree_revision
 from orchrecon.runs.definition import RunDefinition
@@ -28,6 +31,28 @@ def working_tree_definition(app: App, name: str) -> RunDefinition:
         raise NotFoundError(f"no valid orchestration {name!r} (valid orchestrations: {known})")
     revision, dirty = working_tree_revision(app.repo)
     return RunDefinition.from_validation(validation, name, revision=revision, dirty=dirty)
+
+
+PROGRESS_INTERVAL = "ORCHRECON_PROGRESS_INTERVAL"
+DEFAULT_PROGRESS_SECONDS = 30.0
+
+
+def progress_interval(environ: Mapping[str, str]) -> float:
+    """Seconds between the lines `run` prints for long tasks and waiting runs: $ORCHRECON_PROGRESS_INTERVAL,
+    a duration (`30s`, `5m`) or a number of seconds (`0.5`); 0 turns those lines off."""
+    text = environ.get(PROGRESS_INTERVAL, "").strip()
+    if not text:
+        return DEFAULT_PROGRESS_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            value = parse_duration(text).total_seconds()
+        except ValueError as exc:
+            raise UsageError(f"{PROGRESS_INTERVAL}: {exc}") from None
+    if not 0 <= value < float("inf"):
+        raise UsageError(f"{PROGRESS_INTERVAL}: {text!r} is not a number of seconds of 0 or more")
+    return value
 
 
 def watch_children_with_pidfd() -> None:
@@ -54,10 +79,16 @@ def execute(
     out: TextIO,
 ) -> int:
     """Request and run it here, printing progress; exit 0 for success or warning, else 1."""
+    every = progress_interval(app.environ)
+
+    async def tick(progress: Progress) -> None:
+        while True:
+            await asyncio.sleep(every)
+            progress.tick(app.clock.now())
 
     async def main() -> RunStatus:
         watch_children_with_pidfd()
-        progress = Progress(out, color=out.isatty())
+        progress = Progress(out, color=out.isatty(), every=every)
         runner = app.runner(max_parallel_jobs=definition.max_parallel_jobs, observer=progress)
         loop = asyncio.get_running_loop()
 
@@ -71,7 +102,14 @@ def execute(
         for sig in (signal.SIGINT, signal.SIGTERM):  # before the request: from then on a signal stops the run
             signal.signal(sig, on_signal)
         record = runner.request(definition, selected=selected, trigger=trigger, by=by, retry_of=retry_of)
-        view = await runner.execute(record["run"])
+        ticker = asyncio.create_task(tick(progress)) if every else None
+        try:
+            view = await runner.execute(record["run"])
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticker
         if view.status not in (RunStatus.SUCCESS, RunStatus.WARNING):
             out.write(f"details: orchrecon show {view.id}\n")
         return view.status

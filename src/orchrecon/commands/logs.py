@@ -97,11 +97,13 @@ def _copy(path: Path, out: TextIO) -> None:
 
 
 def _no_log(t: TaskView) -> str:
+    if t.log is not None:
+        return f"{t.log} is gone"
     if t.status is StepStatus.WAITING:
         return "it has not started yet"
-    if t.status is StepStatus.PROCESSING:
-        return "it has just started"
-    return f"it is {t.status.value}"
+    if t.status is StepStatus.SKIPPED:
+        return "it was skipped"
+    return f"it never ran: {t.status.value}"
 
 
 def _tasks(view: RunView) -> list[tuple[PhaseView, TaskView]]:

@@ -44,6 +44,12 @@ class LogTail:
             self._file = None
         return b"".join(chunks)
 
+    def __enter__(self) -> LogTail:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
         if self._file is not None:
             self._file.close()

@@ -24,8 +24,10 @@ from orchrecon.execution.runner import Runner, recover
 from orchrecon.gitsource import GitError, Source, SourceReason, SourceState
 from orchrecon.reconcile import desired as desired_state
 from orchrecon.reconcile.desired import Desired
+from orchrecon.reconcile.events import condition_changes, not_ready, run_finished
 from orchrecon.reconcile.status import RECENT_RUNS, orchestration_status, write_json, write_many
 from orchrecon.runs.definition import select
+from orchrecon.runs.state import RunView
 from orchrecon.scheduling.slots import (
     ScheduleBook,
     SlotDecision,
@@ -58,6 +60,7 @@ class Reconciler:
         self._log = log
         self._runner: Runner = app.runner(max_parallel_jobs=max_parallel_jobs, workdir=source.workdir)
         self._parallel = max_parallel_jobs
+        self._limit_known = False  # set once a definition says what the limit is
         self._desired: dict[str, Desired] = {}
         self._revision: str | None = None
         self._source_state = SourceState(revision=None, reason=SourceReason.NO_COMMITS, message="not looked yet")
@@ -78,6 +81,7 @@ class Reconciler:
         self._lock = FileLock(app.state.locks / "reconciler.lock")
         self._wake = asyncio.Event()
         self._stopping = False
+        self._stop_reason = ""
         self._source_due = False
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -103,10 +107,17 @@ class Reconciler:
     def source_state(self) -> SourceState:
         return self._source_state
 
-    def stop(self) -> None:
-        """Stop requesting runs and leave the loop (safe from a signal handler)."""
+    def stop(self, reason: str = "") -> None:
+        """Stop requesting runs and leave the loop (safe from a signal handler); `reason` (say, `SIGTERM`)
+        is logged."""
         self._stopping = True
+        self._stop_reason = self._stop_reason or reason
         self._wake.set()
+
+    @property
+    def stop_reason(self) -> str:
+        """What stopped it (`SIGTERM`), once `stop` was called with a reason."""
+        return self._stop_reason
 
     def source_changed(self) -> None:
         """Look at the source now rather than at the next interval (a watcher saw a commit)."""
@@ -160,8 +171,12 @@ class Reconciler:
 
     async def _finish(self, grace: float | None) -> None:
         if self._runs:
+            running = sorted(t.get_name() for t in self._runs)
+            wait = "until they end" if grace is None else f"{grace:g}s"
+            self._log("stopping", {"reason": self._stop_reason or "done", "grace": wait, "runs": running})
             _, pending = await asyncio.wait(self._runs, timeout=grace)
             if pending:
+                self._log("grace over", {"grace": wait, "terminating": sorted(t.get_name() for t in pending)})
                 self._runner.cancel_all("the reconciler stopped")
                 await asyncio.wait(pending)
         self.write_statuses()
@@ -192,18 +207,18 @@ class Reconciler:
         return True
 
     def _apply(self, validation: Validation, revision: str, now: datetime) -> None:
-        self._desired = desired_state.reconcile(self._desired, validation, revision)
+        before, self._desired = self._desired, desired_state.reconcile(self._desired, validation, revision)
         self._revision = revision
         self._index_triggers()
         self._follow(now)
         self._follow_parallel_limit(revision)
         self._keep()
-        not_ready = sorted(n for n, d in self._desired.items() if not d.ready)
+        unready = not_ready(self._desired)
         record = self._app.ledger.append_one(
             "reconcile.finished",
             revision=revision,
             orchestrations=len(self._desired),
-            notReady=not_ready,
+            notReady=unready,
             errors=len(validation.errors),
             applied={n: d.applied_revision for n, d in self._desired.items() if d.applied_revision},
         )
@@ -211,10 +226,21 @@ class Reconciler:
             "revision": revision,
             "at": record["time"],
             "orchestrations": len(self._desired),
-            "notReady": len(not_ready),
+            "notReady": len(unready),
             "errors": len(validation.errors),
         }
-        self._log("reconciled", {"revision": revision, "notReady": not_ready, "errors": len(validation.errors)})
+        removed = sum(1 for d in self._desired.values() if d.reason is desired_state.Reason.REMOVED)
+        self._log(
+            "reconciled",
+            {
+                "revision": revision,
+                "orchestrations": len(self._desired) - removed,
+                "notReady": len(unready),
+                "errors": len(validation.errors),
+            },
+        )
+        for event, fields in condition_changes(before, self._desired):
+            self._log(event, fields)
 
     def _index_triggers(self) -> None:
         """Which orchestrations each table update concerns; every status is written again."""
@@ -232,8 +258,10 @@ class Reconciler:
         limit = max(newest or [a.max_parallel_jobs for a in applied] or [self._parallel])
         if limit != self._parallel:
             self._runner.resize(limit)
-            self._log("parallel limit", {"maxParallelJobs": limit, "was": self._parallel})
+            if self._limit_known:  # the first limit a process learns is no change worth a line
+                self._log("parallel limit", {"maxParallelJobs": limit, "was": self._parallel})
             self._parallel = limit
+        self._limit_known = self._limit_known or bool(applied)
 
     def _keep(self) -> None:
         applied = {d.applied_revision for d in self._desired.values() if d.applied_revision}
@@ -298,7 +326,8 @@ class Reconciler:
         self._known |= decided_keys(written)
         for record in written:
             if record["type"] == "schedule.fired" or (record["type"] == "schedule.missed" and record.get("caughtUp")):
-                self._request(name, "schedule", {"slot": record["slot"]})
+                cause = {k: record[k] for k in ("schedule", "cron", "timezone", "slot")}
+                self._request(name, "schedule", cause | ({"caughtUp": True} if record.get("caughtUp") else {}))
 
     def _observe(self, record: Record) -> None:
         kind = record.get("type")
@@ -334,35 +363,43 @@ class Reconciler:
                 continue
             record = trigger_record(name, state)
             if state.verdict is Verdict.FIRE:
-                run = self._request(name, "trigger", {})
+                run = self._request(name, "trigger", {"tables": record["tables"]})
                 record["run"] = run
             self._app.ledger.append([record])
 
-    def _request(self, name: str, trigger: str, extra: dict[str, object]) -> str | None:
+    def _request(self, name: str, trigger: str, cause: dict[str, Any]) -> str | None:
         d = self._desired.get(name)
         if d is None or d.applied is None:
             return None
-        requested = self._runner.request(d.applied, selected=select(d.applied.orchestration), trigger=trigger)
+        requested = self._runner.request(
+            d.applied, selected=select(d.applied.orchestration), trigger=trigger, cause=cause
+        )
         self._starts[name] = parse_time(requested["time"])
         run_id = str(requested["run"])
-        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(self._execute(run_id, d.applied.revision))
+        loop = asyncio.get_running_loop()
+        task: asyncio.Task[object] = loop.create_task(self._execute(run_id, d.applied.revision), name=run_id)
         self._runs.add(task)
         task.add_done_callback(self._runs.discard)
-        self._log("run requested", {"orchestration": name, "run": run_id, "trigger": trigger, **extra})
+        shown = {k: v for k, v in cause.items() if k in ("slot", "caughtUp", "tables")}
+        self._log("run requested", {"orchestration": name, "run": run_id, "trigger": trigger, **shown})
         return run_id
 
     async def _execute(self, run_id: str, revision: str | None) -> object:
         if revision is None:
-            return await self._runner.execute(run_id)
+            return self._finished(await self._runner.execute(run_id))
         self._running_revisions[revision] += 1
         try:
             with contextlib.suppress(GitError):  # the runner records the run failed if the files are missing
                 await asyncio.to_thread(self._source.workdir, revision)  # a checkout never blocks the loop
-            return await self._runner.execute(run_id)
+            return self._finished(await self._runner.execute(run_id))
         finally:
             self._running_revisions[revision] -= 1
             if not self._running_revisions[revision]:
                 del self._running_revisions[revision]
+
+    def _finished(self, view: RunView) -> RunView:
+        self._log(*run_finished(view))
+        return view
 
     # -- status --------------------------------------------------------------------------------------
 
@@ -407,7 +444,6 @@ class Reconciler:
         """`status/_reconciler.json`: the source, the last reconcile and a heartbeat for health checks
         (`stoppedAt` once it has stopped)."""
         now, state = self._app.clock.now(), self._source_state
-        not_ready = sorted(n for n, d in self._desired.items() if not d.ready)
         write_json(
             self._app.state.status / "_reconciler.json",
             {
@@ -430,7 +466,7 @@ class Reconciler:
                 "revision": self._revision,
                 "lastReconcile": self._last_reconcile,
                 "orchestrations": len(self._desired),
-                "notReady": not_ready,
+                "notReady": not_ready(self._desired),
                 "activeRuns": len(self._runs),
                 "heartbeatIntervalSeconds": HEARTBEAT_SECONDS,
                 "updatedAt": format_time(now),
