@@ -341,6 +341,7 @@ class Lines:
     def __init__(self, process: subprocess.Popen[str]) -> None:
         assert process.stdout is not None
         self.lines: list[str] = []
+        self._process = process
         self._stream = process.stdout
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -364,9 +365,13 @@ class Lines:
         return found[0]
 
     def rest(self, timeout: float = 10.0) -> list[str]:
-        """Every line, once the process closed its output."""
+        """Every line, once the process has ended (its pipes are closed then)."""
         self._reader.join(timeout)
         assert not self._reader.is_alive(), "the process did not close its output"
+        self._process.wait(timeout)
+        self._stream.close()
+        if self._process.stderr is not None:
+            self._process.stderr.close()
         return list(self.lines)
 
 

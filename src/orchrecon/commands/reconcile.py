@@ -104,7 +104,8 @@ def _logger(log_format: str, out: TextIO, clock: Clock) -> Log:
         if log_format == "json":
             out.write(json.dumps({"time": stamp, "event": event, **fields}) + "\n")
         else:
-            out.write(f"{stamp}  {event}  " + " ".join(f"{k}={_text(v)}" for k, v in fields.items()) + "\n")
+            words = " ".join(f"{k}={_text(v)}" for k, v in fields.items())
+            out.write(f"{stamp}  {event}  {words}\n" if words else f"{stamp}  {event}\n")
         out.flush()
 
     return log

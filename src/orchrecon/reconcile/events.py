@@ -17,25 +17,38 @@ def not_ready(desired: Mapping[str, Desired]) -> list[str]:
     return sorted(n for n, d in desired.items() if not d.ready and d.reason is not Reason.REMOVED)
 
 
-def condition_changes(before: Mapping[str, Desired], after: Mapping[str, Desired]) -> list[Event]:
-    """One event per orchestration whose condition changed: not ready (with the reason and the first
-    problem), removed, or ready again after either. Orchestrations that simply stay ready, or appear
-    ready, say nothing: the pass's own line counts them."""
+def conditions(desired: Mapping[str, Desired]) -> dict[str, dict[str, str]]:
+    """The condition of every orchestration that is not simply applied (not ready, suspended, removed),
+    as `reconcile.finished` records it: a restarted reconciler then tells only what changed since."""
+    return {
+        name: {"reason": d.reason.value, "message": d.message}
+        for name, d in desired.items()
+        if d.reason is not Reason.SUCCEEDED
+    }
+
+
+def condition_changes(told: Mapping[str, Mapping[str, str]], after: Mapping[str, Desired]) -> list[Event]:
+    """One event per orchestration whose condition changed since `told` (as `conditions` gives it): not
+    ready (with the reason and the first problem), removed, suspended, or applied again after any of
+    these. An orchestration missing from `told` was applied; one that stays or appears applied says
+    nothing: the pass's own line counts them."""
     events: list[Event] = []
     for name, now in after.items():
-        was = before.get(name)
-        if was is not None and (was.ready, was.reason, was.message) == (now.ready, now.reason, now.message):
+        was = told.get(name) or {}
+        # A removal or suspension says the same thing whatever revision its message names.
+        same = was.get("reason") == now.reason.value and (
+            now.reason is not Reason.VALIDATION_FAILED or was.get("message") == now.message
+        )
+        if same:
             continue
         fields: dict[str, object] = {"orchestration": name, "reason": now.reason.value, "message": now.message}
         if now.reason is Reason.REMOVED:
             events.append(("orchestration removed", fields))
         elif not now.ready:
             events.append(("orchestration not ready", fields))
-        elif was is None:
-            continue
-        elif now.reason is Reason.SUSPENDED and was.reason is not Reason.SUSPENDED:
+        elif now.reason is Reason.SUSPENDED:
             events.append(("orchestration suspended", fields))
-        elif not was.ready or was.reason is not now.reason:
+        elif was:
             events.append(("orchestration ready", fields))
     return events
 

@@ -24,7 +24,7 @@ from orchrecon.execution.runner import Runner, recover
 from orchrecon.gitsource import GitError, Source, SourceReason, SourceState
 from orchrecon.reconcile import desired as desired_state
 from orchrecon.reconcile.desired import Desired
-from orchrecon.reconcile.events import condition_changes, not_ready, run_finished
+from orchrecon.reconcile.events import condition_changes, conditions, not_ready, run_finished
 from orchrecon.reconcile.status import RECENT_RUNS, orchestration_status, write_json, write_many
 from orchrecon.runs.definition import select
 from orchrecon.runs.state import RunView
@@ -62,6 +62,7 @@ class Reconciler:
         self._parallel = max_parallel_jobs
         self._limit_known = False  # set once a definition says what the limit is
         self._desired: dict[str, Desired] = {}
+        self._told: dict[str, dict[str, str]] = {}  # conditions the log has told, by orchestration
         self._revision: str | None = None
         self._source_state = SourceState(revision=None, reason=SourceReason.NO_COMMITS, message="not looked yet")
         self._source_checked: datetime | None = None
@@ -96,6 +97,7 @@ class Reconciler:
         self._starts = {o: parse_time(at) for o, at in store.last_run_starts().items()}
         self._armed = {k: parse_time(at) for k, at in store.marks().items()}
         self._desired = desired_state.restore(store.applied_revisions(), self._validate_revision)
+        self._told = store.conditions()  # as the last reconcile left them: a restart repeats none
         self._index_triggers()
         self._position = self._app.ledger.end()
 
@@ -171,12 +173,16 @@ class Reconciler:
 
     async def _finish(self, grace: float | None) -> None:
         if self._runs:
-            running = sorted(t.get_name() for t in self._runs)
-            wait = "until they end" if grace is None else f"{grace:g}s"
-            self._log("stopping", {"reason": self._stop_reason or "done", "grace": wait, "runs": running})
+            running = sorted(t.get_name() for t in self._runs)  # tasks are named by their run
+            if grace is None:
+                self._log("waiting for runs", {"runs": running})
+            else:
+                self._log(
+                    "stopping", {"reason": self._stop_reason or "stopped", "grace": f"{grace:g}s", "runs": running}
+                )
             _, pending = await asyncio.wait(self._runs, timeout=grace)
             if pending:
-                self._log("grace over", {"grace": wait, "terminating": sorted(t.get_name() for t in pending)})
+                self._log("grace over", {"grace": f"{grace:g}s", "terminating": sorted(t.get_name() for t in pending)})
                 self._runner.cancel_all("the reconciler stopped")
                 await asyncio.wait(pending)
         self.write_statuses()
@@ -207,13 +213,13 @@ class Reconciler:
         return True
 
     def _apply(self, validation: Validation, revision: str, now: datetime) -> None:
-        before, self._desired = self._desired, desired_state.reconcile(self._desired, validation, revision)
+        self._desired = desired_state.reconcile(self._desired, validation, revision)
         self._revision = revision
         self._index_triggers()
         self._follow(now)
         self._follow_parallel_limit(revision)
         self._keep()
-        unready = not_ready(self._desired)
+        unready, told = not_ready(self._desired), conditions(self._desired)
         record = self._app.ledger.append_one(
             "reconcile.finished",
             revision=revision,
@@ -221,6 +227,7 @@ class Reconciler:
             notReady=unready,
             errors=len(validation.errors),
             applied={n: d.applied_revision for n, d in self._desired.items() if d.applied_revision},
+            conditions=told,
         )
         self._last_reconcile = {
             "revision": revision,
@@ -239,8 +246,9 @@ class Reconciler:
                 "errors": len(validation.errors),
             },
         )
-        for event, fields in condition_changes(before, self._desired):
+        for event, fields in condition_changes(self._told, self._desired):
             self._log(event, fields)
+        self._told = told
 
     def _index_triggers(self) -> None:
         """Which orchestrations each table update concerns; every status is written again."""

@@ -168,6 +168,13 @@ class RunStore:
             row = db.execute("SELECT value FROM meta WHERE key = 'applied'").fetchone()
         return dict(json.loads(row[0])) if row else {}
 
+    def conditions(self) -> dict[str, dict[str, str]]:
+        """The orchestrations the last reconcile found not simply applied, with their reason and message."""
+        self.refresh()
+        with self._connect() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'conditions'").fetchone()
+        return dict(json.loads(row[0])) if row else {}
+
     def last_run_starts(self) -> dict[str, str]:
         """Per orchestration, when its last run started (or was requested, if it has not started yet)."""
         self.refresh()
@@ -258,8 +265,9 @@ class RunStore:
                     (record["schedule"], record[_SCHEDULE_MARKS[kind]]),
                 )
             elif kind == "reconcile.finished":
-                db.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('applied', ?)", (json.dumps(record.get("applied", {})),)
+                db.executemany(
+                    "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                    [(key, json.dumps(record.get(key, {}))) for key in ("applied", "conditions")],
                 )
             elif kind == "trigger.armed":
                 db.execute("INSERT OR IGNORE INTO marks VALUES (?, ?)", (record["trigger"], record["since"]))
