@@ -27,7 +27,7 @@ def _started_run(ws: Workspace) -> str:
 def test_the_log_grows_while_the_task_runs_and_show_names_it(ws: Workspace) -> None:
     run_id = _running(ws, "daily")
     log = ws.state / "logs" / run_id / "a.log"
-    wait_until(lambda: log.exists() and log.read_text(), what="the first line in the log")
+    wait_until(lambda: log.exists() and log.read_text().endswith("\n"), what="the first line in the log")
     assert log.read_text() == "probe a has token ***\n"  # the whole line, the token redacted, while it runs
     shown = ws.inspect("show", run_id)
     assert f"log: {log}" in shown.out
