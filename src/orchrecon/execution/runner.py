@@ -227,7 +227,7 @@ class Runner:
                 lock.release()
                 recover(self._store, self._ledger, self._state)  # an earlier run's process may have died
                 self._say_waiting(active, earlier)
-            elif loop.time() >= next_look:  # the lock's holder: looked up now and then, only to tell people
+            elif self._observer is not None and loop.time() >= next_look:  # only to tell people, now and then
                 self._say_waiting(active, self._earlier(view))
                 next_look = loop.time() + WAIT_LOOK_SECONDS
             await asyncio.sleep(WAIT_POLL_SECONDS)
