@@ -58,10 +58,29 @@ class App:
         )
 
     def run_view(self, run_id: str) -> RunView:
-        view = self.store.get(run_id)
+        """The run named by `run_id` or by a unique prefix of its id (as git takes commits).
+
+        Raises NotFoundError naming the text when no run matches, or listing the candidates when several do."""
+        view = self.store.get(resolve_run_id(self.store, run_id))
         if view is None:
             raise NotFoundError(f"no run {run_id!r} (orchrecon runs lists them)")
         return view
+
+
+AMBIGUOUS_SHOWN = 5  # candidates named in the message for an ambiguous prefix
+
+
+def resolve_run_id(store: RunStore, text: str) -> str:
+    """The full id of the one run whose id is `text` or begins with it."""
+    if not text:
+        raise UsageError("RUN_ID is empty")
+    found = store.ids_starting_with(text, AMBIGUOUS_SHOWN + 1)
+    if text in found or len(found) == 1:
+        return text if text in found else found[0]
+    if not found:
+        raise NotFoundError(f"no run {text!r} (orchrecon runs lists them)")
+    shown = ", ".join(found[:AMBIGUOUS_SHOWN]) + (" and more" if len(found) > AMBIGUOUS_SHOWN else "")
+    raise NotFoundError(f"run id prefix {text!r} is ambiguous: {shown}")
 
 
 def open_app(

@@ -16,6 +16,7 @@ from orchrecon.commands import (
     health,
     init,
     ledger,
+    logs,
     plan,
     reconcile,
     retry,
@@ -29,7 +30,23 @@ from orchrecon.commands import (
 )
 from orchrecon.errors import OrchreconError, cause, printable, user_error
 
-COMMANDS = (validate, plan, run, retry, cancel, runs, show, tables, tokens, reconcile, health, ledger, init, schema)
+COMMANDS = (
+    validate,
+    plan,
+    run,
+    retry,
+    cancel,
+    runs,
+    show,
+    logs,
+    tables,
+    tokens,
+    reconcile,
+    health,
+    ledger,
+    init,
+    schema,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -226,16 +226,21 @@ class Workspace:
         return Done(done.returncode, done.stdout, done.stderr)
 
     def inspect(self, *args: str) -> Done:
-        """Run a command that only reads runs (`show`, `runs`) through the same entry point, in this process."""
-        assert args[0] in ("show", "runs"), args
+        """Run a command that only reads runs (`show`, `runs`, `logs`) through the same entry point, in this process."""
+        assert args[0] in ("show", "runs", "logs"), args
         out, err = io.StringIO(), io.StringIO()
         with redirect_stdout(out), redirect_stderr(err):
             code = main(["-C", str(self.root), "--state-dir", str(self.state), *args])
         return Done(code, out.getvalue(), err.getvalue())
 
-    def start(self, *args: str, stdout: int = subprocess.PIPE) -> subprocess.Popen[str]:
-        """Start an orchrecon command in the background; `finish` collects it, `close` kills what is left."""
-        process = subprocess.Popen(self.argv(*args), stdout=stdout, stderr=subprocess.PIPE, text=True, env=_environ())
+    def start(
+        self, *args: str, stdout: int = subprocess.PIPE, env: Mapping[str, str] | None = None
+    ) -> subprocess.Popen[str]:
+        """Start an orchrecon command in the background (`env` added to its environment); `finish` collects
+        it, `close` kills what is left."""
+        process = subprocess.Popen(
+            self.argv(*args), stdout=stdout, stderr=subprocess.PIPE, text=True, env={**_environ(), **(env or {})}
+        )
         self.processes.append(process)
         return process
 
@@ -328,6 +333,46 @@ class Workspace:
             with suppress(OSError, ValueError):
                 if entry.name.isdigit() and (entry / "cwd").readlink() == root:
                     os.kill(int(entry.name), signal.SIGKILL)
+
+
+class Lines:
+    """The lines a running process prints, read in a thread so that a test can wait for one."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        self.lines: list[str] = []
+        self._process = process
+        self._stream = process.stdout
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self._stream:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, pattern: str, timeout: float = 10.0) -> str:
+        """The first line matching the regular expression `pattern`, once printed."""
+        found: list[str] = []
+
+        def seen() -> bool:
+            found[:] = [line for line in list(self.lines) if re.search(pattern, line)][:1]
+            return bool(found)
+
+        try:
+            wait_until(seen, timeout, what=f"a line matching {pattern!r}")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the lines so far: {self.lines}") from None
+        return found[0]
+
+    def rest(self, timeout: float = 10.0) -> list[str]:
+        """Every line, once the process has ended (its pipes are closed then)."""
+        self._reader.join(timeout)
+        assert not self._reader.is_alive(), "the process did not close its output"
+        self._process.wait(timeout)
+        self._stream.close()
+        if self._process.stderr is not None:
+            self._process.stderr.close()
+        return list(self.lines)
 
 
 def statuses(run: Mapping[str, Any]) -> dict[str, str]:

@@ -4,8 +4,11 @@ import datetime
 import itertools
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orchrecon.documents.model import EnvValue, FromEnv
 from orchrecon.executors import MissingSecretError
@@ -72,3 +75,39 @@ def test_tasklog_lines_are_redacted_and_follow_streamed_output(tmp_path: Path) -
 def test_tasklog_refuses_a_keep_that_leaves_no_room_for_the_marker(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="keep"):
         TaskLog(tmp_path / "x.log", Redactor([]), cap=100, keep=100)
+
+
+SECRETS = st.lists(st.text(alphabet="ab\n", min_size=4, max_size=8), min_size=1, max_size=3)
+
+
+@given(secrets=SECRETS, data=st.data())
+@settings(max_examples=300, deadline=None)
+def test_streamed_redaction_equals_redacting_the_whole_text(secrets: list[str], data: Any) -> None:
+    # Text made of secrets, their fragments and filler, cut anywhere: what is emitted in pieces is what
+    # redacting the whole text at once gives, so no cut lets a secret through.
+    fragments = [*secrets, *(s[:k] for s in secrets for k in (1, len(s) - 1)), *(s[1:] for s in secrets), "x", "\n"]
+    text = "".join(data.draw(st.lists(st.sampled_from(fragments), max_size=12)))
+    encoded = text.encode()
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(encoded)), max_size=6)))
+    assert redact_in_pieces(Redactor(secrets), encoded, cuts) == Redactor(secrets).text(text).encode()
+
+
+def test_a_complete_line_is_emitted_at_once_and_only_a_possible_secret_beginning_waits() -> None:
+    redactor = Redactor([SECRET])
+    assert redactor.feed(b"progress 50%\n") == b"progress 50%\n"
+    assert redactor.feed(b"no secret here") == b"no secret here"
+    assert redactor.feed(b"; key tok-ab") == b"; key "  # "tok-ab" may be the start of the token
+    assert redactor.feed(b"cdef done\n") == b"*** done\n"
+    assert redactor.feed(b"tok-abX\n") == b"tok-abX\n"  # it was not the token after all
+
+
+def test_the_log_on_disk_grows_with_each_line_and_a_split_secret_never_reaches_it(tmp_path: Path) -> None:
+    path = tmp_path / "logs" / "task.log"
+    with TaskLog(path, Redactor([SECRET])) as log:
+        assert path.read_bytes() == b""  # there from the start
+        log.feed(b"first line\n")
+        assert path.read_bytes() == b"first line\n"
+        log.feed(b"key=tok-a")
+        assert path.read_bytes() == b"first line\nkey="
+        log.feed(b"bcdef\n")
+        assert path.read_bytes() == b"first line\nkey=***\n"

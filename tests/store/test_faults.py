@@ -199,12 +199,18 @@ def test_a_full_file_system_mid_run_is_named_reading_goes_on_and_space_back_reco
         assert [one_line(ws, touched), one_line(ws, done)] == snapshot(name="messages")
         assert not group_alive(pgid)
         assert ws.started("c") is None
-        assert ws.segment().read_bytes() == before
+        after = ws.segment().read_bytes()
+        assert after.startswith(before)
+        # Stopping frees the blocks of the run's lock files (they name their holder), and the end may fit
+        # there: then the process records it itself, with the cause. Nothing else of the run is recorded.
+        ended_here = [json.loads(line)["type"] for line in after[len(before) :].splitlines()]
+        assert ended_here in ([], ["run.finished"])
         for args in (*READING, ("show", run_id)):
             reading = ws.orchrecon(*args)
             assert (reading.code, reading.err) == (0, ""), args
-        assert reason_of(ws, run_id) == ("processing", "")  # the truth so far: its end is not recorded
-        assert run_records(ws, run_id)[-1] == "task.started"
+        if not ended_here:
+            assert reason_of(ws, run_id) == ("processing", "")  # the truth so far: its end is not recorded
+            assert run_records(ws, run_id)[-1] == "task.started"
         filler.unlink()
         assert reason_of(ws, run_id) == snapshot(name="recorded")
         assert leftover_locks(ws) == []

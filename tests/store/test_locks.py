@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from orchrecon.store.locks import FileLock, config_lock
+from orchrecon.store.locks import FileLock, config_lock, holder_of
 
 
 def test_a_lock_is_held_once_within_a_process(tmp_path: Path) -> None:
@@ -54,3 +54,16 @@ def test_a_dead_holder_frees_the_lock(tmp_path: Path) -> None:
     holder.kill()
     holder.wait()
     assert FileLock(path).try_acquire()
+
+
+def test_a_holder_is_readable_while_it_holds_the_lock_and_gone_after(tmp_path: Path) -> None:
+    lock = config_lock(tmp_path, "ex/a", keep_open=True)
+    lock.path.write_text('{"run": "an older holder killed with a much longer description"}')
+    assert lock.try_acquire({"run": "r1", "task": "a"})
+    assert holder_of(lock.path) == {"run": "r1", "task": "a"}  # what a killed holder left is overwritten
+    lock.release()
+    assert holder_of(lock.path) is None
+    assert lock.try_acquire()  # taken without saying who: nobody is named
+    assert holder_of(lock.path) is None
+    lock.release()
+    assert holder_of(tmp_path / "missing.lock") is None

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
+from collections.abc import Mapping
 from typing import TextIO
 
 from orchrecon.app import App
 from orchrecon.commands import _definitions as definitions
 from orchrecon.documents.checks import EMAIL
+from orchrecon.documents.durations import parse_duration
 from orchrecon.errors import UsageError
 from orchrecon.execution.progress import Progress
 from orchrecon.gitsource.remote import MIRROR
@@ -28,6 +31,28 @@ def check_person(as_email: str | None) -> None:
     """Refuse an `--as` that is not an email address: it names the person a run notifies."""
     if as_email is not None and not EMAIL.fullmatch(as_email):
         raise UsageError(f"--as {as_email!r} is not an email address")
+
+
+PROGRESS_INTERVAL = "ORCHRECON_PROGRESS_INTERVAL"
+DEFAULT_PROGRESS_SECONDS = 30.0
+
+
+def progress_interval(environ: Mapping[str, str]) -> float:
+    """Seconds between the lines `run` prints for long tasks and waiting runs: $ORCHRECON_PROGRESS_INTERVAL,
+    a duration (`30s`, `5m`) or a number of seconds (`0.5`); 0 turns those lines off."""
+    text = environ.get(PROGRESS_INTERVAL, "").strip()
+    if not text:
+        return DEFAULT_PROGRESS_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            value = parse_duration(text).total_seconds()
+        except ValueError as exc:
+            raise UsageError(f"{PROGRESS_INTERVAL}: {exc}") from None
+    if not 0 <= value < float("inf"):
+        raise UsageError(f"{PROGRESS_INTERVAL}: {text!r} is not a number of seconds of 0 or more")
+    return value
 
 
 def watch_children_with_pidfd() -> None:
@@ -59,10 +84,16 @@ def execute(
     if not app.working_tree and definition.revision:
         mirror = app.state.source / MIRROR
         out.write(f"no repository here: revision {definition.revision[:12]} of {mirror}, in a temporary work tree\n")
+    every = progress_interval(app.environ)
+
+    async def tick(progress: Progress) -> None:
+        while True:
+            await asyncio.sleep(every)
+            progress.tick(app.clock.now())
 
     async def main() -> RunStatus:
         watch_children_with_pidfd()
-        progress = Progress(out, color=out.isatty())
+        progress = Progress(out, color=out.isatty(), every=every)
         runner = app.runner(max_parallel_jobs=definition.max_parallel_jobs, observer=progress, workdir=workdir)
         loop = asyncio.get_running_loop()
 
@@ -76,7 +107,14 @@ def execute(
         for sig in (signal.SIGINT, signal.SIGTERM):  # before the request: from then on a signal stops the run
             signal.signal(sig, on_signal)
         record = runner.request(definition, selected=selected, trigger=trigger, by=by, retry_of=retry_of)
-        view = await runner.execute(record["run"])
+        ticker = asyncio.create_task(tick(progress)) if every else None
+        try:
+            view = await runner.execute(record["run"])
+        finally:
+            if ticker is not None:
+                ticker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticker
         if view.status not in (RunStatus.SUCCESS, RunStatus.WARNING):
             out.write(f"details: orchrecon show {view.id}\n")
         return view.status

@@ -38,6 +38,7 @@ def run(*, repo: Path, state_dir: Path | None, run_id: str, wait: str, out: Text
         raise UsageError(f"--wait: {exc}") from None
     app = open_app(repo, state_dir, environ=environ)
     view = app.run_view(run_id)
+    run_id = view.id  # the full id of a prefix
     if view.status.finished:
         out.write(f"run {run_id} already ended: {view.status.value}\n")
         return 1

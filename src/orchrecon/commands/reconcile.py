@@ -114,10 +114,21 @@ def _logger(log_format: str, out: TextIO, clock: Clock) -> Log:
         if log_format == "json":
             out.write(json.dumps({"time": stamp, "event": event, **fields}) + "\n")
         else:
-            out.write(f"{stamp}  {event}  " + " ".join(f"{k}={v}" for k, v in fields.items()) + "\n")
+            words = " ".join(f"{k}={_text(v)}" for k, v in fields.items())
+            out.write(f"{stamp}  {event}  {words}\n" if words else f"{stamp}  {event}\n")
         out.flush()
 
     return log
+
+
+def _text(value: object) -> str:
+    """A field as people read it in a text line: lists joined with commas, text with spaces quoted."""
+    if isinstance(value, Mapping):
+        return ",".join(f"{k}@{v}" if v else str(k) for k, v in value.items()) or "none"
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value) or "none"
+    text = "-" if value is None else str(value)
+    return json.dumps(text, ensure_ascii=False) if not text or any(c.isspace() or c in '"=' for c in text) else text
 
 
 async def _serve(
@@ -135,7 +146,7 @@ async def _serve(
     log("started", {**source.describe(), "state": str(reconciler.state_root), "pid": os.getpid()})
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, reconciler.stop)
+        loop.add_signal_handler(sig, reconciler.stop, sig.name)
     stop_watching = asyncio.Event()
     watcher = None
     if watch and not once:
@@ -150,7 +161,7 @@ async def _serve(
         if watcher is not None:
             await asyncio.gather(watcher, return_exceptions=True)
         reconciler.release()
-    log("stopped", {})
+    log("stopped", {"reason": reconciler.stop_reason} if reconciler.stop_reason else {})
 
 
 def _watch_ended(log: Log, task: asyncio.Task[None]) -> None:

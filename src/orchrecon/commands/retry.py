@@ -51,6 +51,7 @@ def run(
     check_person(as_email)
     app = open_app(repo, state_dir, environ=environ)
     old = app.run_view(run_id)
+    run_id = old.id  # the full id of a prefix
     if not old.status.finished:
         raise UsageError(f"run {run_id} is {old.status.value}; only a finished run can be retried")
     if current:

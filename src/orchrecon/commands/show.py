@@ -8,12 +8,13 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from orchrecon.app import open_app
 from orchrecon.commands import Subparsers
 from orchrecon.commands.runs import duration_ms
 from orchrecon.execution.progress import seconds
+from orchrecon.runs.cause import describe
 from orchrecon.runs.state import RunView
 
 
@@ -29,9 +30,12 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
 
 
 def run(*, repo: Path, state_dir: Path | None, run_id: str, fmt: str, out: TextIO, environ: Mapping[str, str]) -> int:
-    view = open_app(repo, state_dir, environ=environ, read_only=True).run_view(run_id)
+    app = open_app(repo, state_dir, environ=environ, read_only=True)
+    view = app.run_view(run_id)
+    request = app.store.request(view.id) or {}
     if fmt == "json":
         data = view.to_json()
+        data["cause"] = request.get("cause")
         data["durationMs"] = duration_ms(view.started_at, view.finished_at)
         for phase in data["phases"]:
             phase["durationMs"] = duration_ms(phase["startedAt"], phase["finishedAt"])
@@ -39,11 +43,11 @@ def run(*, repo: Path, state_dir: Path | None, run_id: str, fmt: str, out: TextI
                 task["durationMs"] = duration_ms(task["startedAt"], task["finishedAt"])
         out.write(json.dumps(data, indent=2) + "\n")
     else:
-        out.write(render(view))
+        out.write(render(view, request.get("cause")))
     return 0
 
 
-def render(view: RunView) -> str:
+def render(view: RunView, cause: Mapping[str, Any] | None = None) -> str:
     by = f" by {view.by}" if view.by else ""
     revision = f", revision {view.revision[:12]}{' (dirty)' if view.dirty else ''}" if view.revision else ""
     lines = [
@@ -52,6 +56,9 @@ def render(view: RunView) -> str:
         f"  requested {view.requested_at}, started {view.started_at or '-'}, finished {view.finished_at or '-'}"
         f" ({seconds(duration_ms(view.started_at, view.finished_at))})",
     ]
+    started_by = describe(cause)
+    if started_by:
+        lines.insert(2, f"  started by {started_by}")
     if view.reason:
         lines.append(f"  reason: {view.reason}")
     for phase in view.phases:

@@ -3,6 +3,10 @@
 Serialization holds across processes through file locks: a run waits for its orchestration's lock
 and for every earlier request of that orchestration to end; a task waits for its configuration's
 lock. Every change of state is a ledger record, appended before anyone is told about it.
+
+The observer gets each record, and also progress events that are never written to the ledger (their
+`type` starts with `progress.`): `progress.run-waiting` (the run another run waits for) and
+`progress.task-waiting` (who holds the configuration lock a task waits for).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchrecon.clock import Clock
+from orchrecon.clock import Clock, format_time
 from orchrecon.documents.model import Phase, Task, deep_merge
 from orchrecon.errors import StorageError
 from orchrecon.execution.orphans import kill_run_processes
@@ -26,13 +30,14 @@ from orchrecon.runs.definition import RunDefinition, phases_field
 from orchrecon.runs.state import RunStatus, RunView, StepStatus
 from orchrecon.store import endnotes
 from orchrecon.store.ledger import Ledger, Position, Record
-from orchrecon.store.locks import FileLock, config_lock, orchestration_lock, run_lock
-from orchrecon.store.runstore import RunStore
+from orchrecon.store.locks import FileLock, config_lock, holder_of, orchestration_lock, run_lock
+from orchrecon.store.runstore import RunStore, RunSummary
 from orchrecon.store.state import StateDir
 from orchrecon.store.tokens import TokenStore
 
 WAIT_POLL_SECONDS = 0.05
 _ENDS = frozenset(s.value for s in RunStatus if s.finished)  # what an end note may say
+WAIT_LOOK_SECONDS = 0.5  # how often a waiting run looks up which run it waits for
 CANCEL_POLL_SECONDS = 0.1
 
 Observer = Callable[[Record], None]
@@ -49,6 +54,7 @@ class _Active:
     reason: str = ""
     fault: StorageError | None = None  # the first record of this run the ledger refused
     ending: bool = False  # `_finish` was called: its outcome stands
+    waiting_for: str = ""  # the run it was last said to wait for
 
 
 class Runner:
@@ -95,8 +101,10 @@ class Runner:
         trigger: str,
         by: str | None = None,
         retry_of: str | None = None,
+        cause: Mapping[str, Any] | None = None,
     ) -> Record:
-        """Record a new run as requested (durably) and own it; `execute` then runs it."""
+        """Record a new run as requested (durably) and own it; `execute` then runs it. `cause` says what
+        started it beyond `trigger` and `by` (the schedule and slot, the trigger's tables, the API token)."""
         run_id = self._new_id()
         lock = run_lock(self._state.locks, run_id)
         lock.try_acquire()  # before the record exists, so recovery never mistakes it for an orphan
@@ -114,6 +122,7 @@ class Runner:
                 maxParallelJobs=definition.max_parallel_jobs,
                 phases=phases_field(definition.orchestration, selected),
                 definition=dict(definition.documents),
+                **({"cause": dict(cause)} if cause else {}),
             )
         except StorageError:
             lock.release(remove=True)  # nothing was recorded
@@ -286,15 +295,45 @@ class Runner:
     async def _wait_turn(self, active: _Active, lock: FileLock) -> bool:
         """Wait until this run holds its orchestration's lock and no earlier request is still pending."""
         view = active.view
+        loop = asyncio.get_running_loop()
+        next_look = 0.0
         while not active.cancel.is_set():
             if lock.try_acquire():
-                earlier = [r for r in self._store.unfinished(view.orchestration) if r.seq < view.requested_seq]
+                earlier = self._earlier(view)
                 if not earlier:
                     return True
                 lock.release()
                 recover(self._store, self._ledger, self._state)  # an earlier run's process may have died
+                self._say_waiting(active, earlier)
+            elif self._observer is not None and loop.time() >= next_look:  # only to tell people, now and then
+                self._say_waiting(active, self._earlier(view))
+                next_look = loop.time() + WAIT_LOOK_SECONDS
             await asyncio.sleep(WAIT_POLL_SECONDS)
         return False
+
+    def _earlier(self, view: RunView) -> list[RunSummary]:
+        return [r for r in self._store.unfinished(view.orchestration) if r.seq < view.requested_seq]
+
+    def _say_waiting(self, active: _Active, earlier: list[RunSummary]) -> None:
+        """Tell the observer which run this one waits for (the processing one, else the oldest request)."""
+        blocker = next((r for r in earlier if r.status is RunStatus.PROCESSING), earlier[0] if earlier else None)
+        if self._observer is None or blocker is None or blocker.id == active.waiting_for:
+            return
+        active.waiting_for = blocker.id
+        other = self._store.get(blocker.id)
+        self._notify(
+            {
+                "type": "progress.run-waiting",
+                "time": format_time(self._clock.now()),
+                "run": active.view.id,
+                "for": blocker.id,
+                "status": blocker.status.value,
+                "trigger": blocker.trigger,
+                "by": other.by if other else None,
+                "startedAt": blocker.started_at,
+                "ahead": len(earlier),
+            }
+        )
 
     async def _watch_cancel_requests(self, active: _Active, position: Position) -> None:
         """Follow the ledger from `position` for `run.cancel-requested` of this run (`orchrecon cancel`)."""
@@ -331,7 +370,8 @@ class Runner:
         lock = self._config_locks.get(task.config)
         if lock is None:
             lock = self._config_locks[task.config] = config_lock(self._state.locks, task.config, keep_open=True)
-        if not await lock.acquire(stop=failed.is_set):
+        holder = {"run": view.id, "orchestration": view.orchestration, "task": task.name}
+        if not await lock.acquire(stop=failed.is_set, holder=holder, busy=self._lock_watcher(view, task, lock)):
             self._not_started(view, phase, task)
             return
         try:
@@ -388,6 +428,31 @@ class Runner:
                     failed.set()
         finally:
             lock.release()
+
+    def _lock_watcher(self, view: RunView, task: Task, lock: FileLock) -> Callable[[], None] | None:
+        """What a task waiting for its configuration's lock calls: tells the observer who holds it, when that
+        is known and whenever it changes."""
+        if self._observer is None:
+            return None
+        told: list[dict[str, Any]] = []  # the holder last told about
+
+        def busy() -> None:
+            holder = holder_of(lock.path)
+            if holder is None or told == [holder]:
+                return
+            told[:] = [holder]
+            self._notify(
+                {
+                    "type": "progress.task-waiting",
+                    "time": format_time(self._clock.now()),
+                    "run": view.id,
+                    "task": task.name,
+                    "config": task.config,
+                    "holder": holder,
+                }
+            )
+
+        return busy
 
     def _not_started(self, view: RunView, phase: Phase, task: Task) -> None:
         self._append(

@@ -57,25 +57,27 @@ def to_json(value: Any) -> str:
 class Redactor:
     """Replaces secrets with `***` in a byte stream cut into arbitrary chunks.
 
-    `feed` returns what is safe to emit now and holds back at most the longest secret minus one byte,
-    because that much could be the beginning of a secret completed by the next chunk; `flush` returns the rest
-    at the end of the stream. Empty and very short secrets are ignored.
+    `feed` returns what is safe to emit now. It holds back only the end of the data that could be the
+    beginning of a secret completed by the next chunk (at most the longest secret minus one byte, and
+    usually nothing: a line ending in a newline is emitted whole unless a secret begins with one), so a
+    log grows as the task prints; `flush` returns the rest at the end of the stream. Empty and very short
+    secrets are ignored.
     """
 
     def __init__(self, secrets: Iterable[str]) -> None:
         encoded = {s.encode() for s in secrets if len(s) >= MIN_SECRET_LENGTH}
         # Longest first: where one secret is the prefix of another, the longer one must win.
-        ordered = sorted(encoded, key=len, reverse=True)
-        self._pattern = re.compile(b"|".join(re.escape(s) for s in ordered)) if ordered else None
-        self._hold = max((len(s) for s in ordered), default=1) - 1
+        self._secrets = sorted(encoded, key=len, reverse=True)
+        self._pattern = re.compile(b"|".join(re.escape(s) for s in self._secrets)) if self._secrets else None
         self._pending = b""
 
     def feed(self, chunk: bytes) -> bytes:
         if self._pattern is None:
             return chunk
         data = self._pending + chunk
-        # A match starting before `final` is complete whatever comes next: every secret fits in the data.
-        final = len(data) - self._hold
+        # A match starting before `final` is complete whatever comes next: no secret can start there and
+        # run past the end of `data`, so more data cannot change the leftmost-longest match.
+        final = self._open_prefix(data)
         out: list[bytes] = []
         emitted = 0
         for match in self._pattern.finditer(data):
@@ -88,6 +90,20 @@ class Redactor:
         out.append(data[emitted:keep_from])
         self._pending = data[keep_from:]
         return b"".join(out)
+
+    def _open_prefix(self, data: bytes) -> int:
+        """Where the longest end of `data` that is a proper beginning of some secret starts (len: none)."""
+        start = len(data)
+        for secret in self._secrets:
+            first = secret[:1]
+            # Only the last len(secret) - 1 bytes can hold a beginning the next chunk completes.
+            at = data.find(first, max(0, len(data) - len(secret) + 1), start)
+            while at != -1:
+                if secret.startswith(data[at:]):
+                    start = at
+                    break
+                at = data.find(first, at + 1, start)
+        return start
 
     def flush(self) -> bytes:
         data, self._pending = self._pending, b""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
@@ -13,16 +14,19 @@ MIB = 1024 * 1024
 DEFAULT_CAP = 10 * MIB
 DEFAULT_KEEP = 8 * MIB
 _MARKER_ROOM = 128  # the marker line is far shorter; the cap must leave room for it beside the tail
+_MARKER = re.compile(rb"\[orchrecon\] log over \d+ bytes: (\d+) bytes of earlier output dropped\n")
 _RECENT = 4096  # enough output to find the last non-empty line for an error message
 
 
 class TaskLog:
-    """Writes a task's output to `path` (parent folders created, an old file replaced), created on the first
-    byte: a task that prints nothing and succeeds leaves no file (creating one costs more than running `true`).
+    """Writes a task's output to `path` (parent folders created, an old file replaced) as it arrives: the file
+    exists from the task's start and every chunk is written through at once, so `orchrecon logs --follow`
+    shows lines while the task runs.
 
     The file never ends up longer than `cap` bytes: when it grows past it, only the last `keep` bytes of output
     stay, after one line saying how many bytes were dropped in all. Keeping `keep` well below `cap` makes the
-    rewrite rare (once per `cap - keep` bytes of output), not once per chunk.
+    rewrite rare (once per `cap - keep` bytes of output), not once per chunk. The shorter file is written
+    under a temporary name and renamed into place, so a reader sees the old file or the new one, never half.
     """
 
     def __init__(self, path: Path, redactor: Redactor, *, cap: int = DEFAULT_CAP, keep: int = DEFAULT_KEEP) -> None:
@@ -31,13 +35,18 @@ class TaskLog:
         self._cap, self._keep = cap, keep
         self._redactor = redactor
         self._path = path
-        self._file: BinaryIO | None = None
         self._closed = False
+        self.fault: StorageError | None = None  # the log could not be written: the task fails with this
+        self._file: BinaryIO | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = path.open("w+b", buffering=0)
+        except OSError as exc:  # the task fails with `fault`; the executor sees it before the task starts
+            self._fail(exc)
         self._size = 0  # bytes in the file
         self._marker = 0  # length of the marker line at the start of the file, 0 while nothing was dropped
         self._dropped = 0
         self._recent = b""
-        self.fault: StorageError | None = None  # the log could not be written: the task fails with this
 
     def __enter__(self) -> TaskLog:
         return self
@@ -84,37 +93,56 @@ class TaskLog:
         if not data or self._closed:
             # Closed: a reader still draining a killed task after the executor gave up on it.
             return
+        assert self._file is not None  # open until closed
         try:
-            if self._file is None:
-                self._path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = self._path.open("w+b", buffering=0)
-            _write(self._file, data)
+            _write_all(self._file, data)
             self._size += len(data)
             self._recent = (self._recent + data)[-_RECENT:]
             if self._size > self._cap:
                 self._compact()
         except OSError as exc:  # called from the event loop's pipe callbacks: never raise there
-            self.fault = storage_error("cannot write to", self._path, exc)
-            self._closed = True
-            if self._file is not None:
-                self._file.close()
+            self._fail(exc)
+
+    def _fail(self, exc: OSError) -> None:
+        self.fault = storage_error("cannot write to", self._path, exc)
+        self._closed = True
+        if self._file is not None:
+            self._file.close()
 
     def _compact(self) -> None:
         # The marker sits at the start and the tail is pure output, so it is all dropped on each compaction.
         assert self._file is not None
-        self._file.flush()
         self._file.seek(self._size - self._keep)
         tail = self._file.read(self._keep)
         self._dropped += self._size - self._marker - self._keep
-        marker = f"[orchrecon] log over {self._cap} bytes: {self._dropped} bytes of earlier output dropped\n".encode()
-        self._file.seek(0)
-        _write(self._file, marker + tail)
-        self._file.truncate()
+        marker = marker_line(self._cap, self._dropped)
+        temporary = self._path.with_name(f".{self._path.name}.tmp")
+        replacement: BinaryIO = temporary.open("w+b", buffering=0)
+        try:
+            _write_all(replacement, marker + tail)
+            temporary.replace(self._path)
+        except BaseException:
+            replacement.close()
+            temporary.unlink(missing_ok=True)
+            raise
+        self._file.close()
+        self._file = replacement
         self._marker, self._size = len(marker), len(marker) + len(tail)
 
 
-def _write(f: BinaryIO, data: bytes) -> None:
-    """All of `data`. The file is unbuffered, so a full disk shows here, not at close; a write may be short."""
+def marker_line(cap: int, dropped: int) -> bytes:
+    """The first line of a log whose earlier output was dropped to respect the cap."""
+    return f"[orchrecon] log over {cap} bytes: {dropped} bytes of earlier output dropped\n".encode()
+
+
+def parse_marker(head: bytes) -> tuple[int, int]:
+    """(length of the marker line, bytes dropped) from the first bytes of a log; (0, 0) without a marker."""
+    match = _MARKER.match(head)
+    return (match.end(), int(match.group(1))) if match else (0, 0)
+
+
+def _write_all(file: BinaryIO, data: bytes) -> None:
     view = memoryview(data)
     while view:
-        view = view[f.write(view) or 0 :]
+        written = file.write(view)
+        view = view[written or 0 :]

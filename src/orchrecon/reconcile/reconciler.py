@@ -25,8 +25,10 @@ from orchrecon.execution.runner import Runner, recover
 from orchrecon.gitsource import GitError, Source, SourceReason, SourceState
 from orchrecon.reconcile import desired as desired_state
 from orchrecon.reconcile.desired import Desired
+from orchrecon.reconcile.events import condition_changes, conditions, not_ready, run_finished
 from orchrecon.reconcile.status import RECENT_RUNS, orchestration_status, write_json, write_many
 from orchrecon.runs.definition import select
+from orchrecon.runs.state import RunView
 from orchrecon.scheduling.slots import (
     ScheduleBook,
     SlotDecision,
@@ -59,7 +61,9 @@ class Reconciler:
         self._log = log
         self._runner: Runner = app.runner(max_parallel_jobs=max_parallel_jobs, workdir=source.workdir)
         self._parallel = max_parallel_jobs
+        self._limit_known = False  # set once a definition says what the limit is
         self._desired: dict[str, Desired] = {}
+        self._told: dict[str, dict[str, str]] = {}  # conditions the log has told, by orchestration
         self._revision: str | None = None
         self._source_state = SourceState(revision=None, reason=SourceReason.NO_COMMITS, message="not looked yet")
         self._source_checked: datetime | None = None
@@ -79,6 +83,7 @@ class Reconciler:
         self._lock = reconciler_lock(app.state.locks)
         self._wake = asyncio.Event()
         self._stopping = False
+        self._stop_reason = ""
         self._source_due = False
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -93,6 +98,7 @@ class Reconciler:
         self._starts = {o: parse_time(at) for o, at in store.last_run_starts().items()}
         self._armed = {k: parse_time(at) for k, at in store.marks().items()}
         self._desired = desired_state.restore(store.applied_revisions(), self._validate_revision)
+        self._told = store.conditions()  # as the last reconcile left them: a restart repeats none
         self._index_triggers()
         self._position = self._app.ledger.end()
 
@@ -104,10 +110,17 @@ class Reconciler:
     def source_state(self) -> SourceState:
         return self._source_state
 
-    def stop(self) -> None:
-        """Stop requesting runs and leave the loop (safe from a signal handler)."""
+    def stop(self, reason: str = "") -> None:
+        """Stop requesting runs and leave the loop (safe from a signal handler); `reason` (say, `SIGTERM`)
+        is logged."""
         self._stopping = True
+        self._stop_reason = self._stop_reason or reason
         self._wake.set()
+
+    @property
+    def stop_reason(self) -> str:
+        """What stopped it (`SIGTERM`), once `stop` was called with a reason."""
+        return self._stop_reason
 
     def source_changed(self) -> None:
         """Look at the source now rather than at the next interval (a watcher saw a commit)."""
@@ -161,8 +174,16 @@ class Reconciler:
 
     async def _finish(self, grace: float | None) -> None:
         if self._runs:
+            running = sorted(t.get_name() for t in self._runs)  # tasks are named by their run
+            if grace is None:
+                self._log("waiting for runs", {"runs": running})
+            else:
+                self._log(
+                    "stopping", {"reason": self._stop_reason or "stopped", "grace": f"{grace:g}s", "runs": running}
+                )
             _, pending = await asyncio.wait(self._runs, timeout=grace)
             if pending:
+                self._log("grace over", {"grace": f"{grace:g}s", "terminating": sorted(t.get_name() for t in pending)})
                 self._runner.cancel_all("the reconciler stopped")
                 await asyncio.wait(pending)
         self.write_statuses()
@@ -199,23 +220,36 @@ class Reconciler:
         self._follow(now)
         self._follow_parallel_limit(revision)
         self._keep()
-        not_ready = sorted(n for n, d in self._desired.items() if not d.ready)
+        unready, told = not_ready(self._desired), conditions(self._desired)
         record = self._app.ledger.append_one(
             "reconcile.finished",
             revision=revision,
             orchestrations=len(self._desired),
-            notReady=not_ready,
+            notReady=unready,
             errors=len(validation.errors),
             applied={n: d.applied_revision for n, d in self._desired.items() if d.applied_revision},
+            conditions=told,
         )
         self._last_reconcile = {
             "revision": revision,
             "at": record["time"],
             "orchestrations": len(self._desired),
-            "notReady": len(not_ready),
+            "notReady": len(unready),
             "errors": len(validation.errors),
         }
-        self._log("reconciled", {"revision": revision, "notReady": not_ready, "errors": len(validation.errors)})
+        removed = sum(1 for d in self._desired.values() if d.reason is desired_state.Reason.REMOVED)
+        self._log(
+            "reconciled",
+            {
+                "revision": revision,
+                "orchestrations": len(self._desired) - removed,
+                "notReady": len(unready),
+                "errors": len(validation.errors),
+            },
+        )
+        for event, fields in condition_changes(self._told, self._desired):
+            self._log(event, fields)
+        self._told = told
 
     def _index_triggers(self) -> None:
         """Which orchestrations each table update concerns; every status is written again."""
@@ -233,8 +267,10 @@ class Reconciler:
         limit = max(newest or [a.max_parallel_jobs for a in applied] or [self._parallel])
         if limit != self._parallel:
             self._runner.resize(limit)
-            self._log("parallel limit", {"maxParallelJobs": limit, "was": self._parallel})
+            if self._limit_known:  # the first limit a process learns is no change worth a line
+                self._log("parallel limit", {"maxParallelJobs": limit, "was": self._parallel})
             self._parallel = limit
+        self._limit_known = self._limit_known or bool(applied)
 
     def _keep(self) -> None:
         applied = {d.applied_revision for d in self._desired.values() if d.applied_revision}
@@ -299,7 +335,8 @@ class Reconciler:
         self._known |= decided_keys(written)
         for record in written:
             if record["type"] == "schedule.fired" or (record["type"] == "schedule.missed" and record.get("caughtUp")):
-                self._request(name, "schedule", {"slot": record["slot"]})
+                cause = {k: record[k] for k in ("schedule", "cron", "timezone", "slot")}
+                self._request(name, "schedule", cause | ({"caughtUp": True} if record.get("caughtUp") else {}))
 
     def _observe(self, record: Record) -> None:
         kind = record.get("type")
@@ -335,21 +372,25 @@ class Reconciler:
                 continue
             record = trigger_record(name, state)
             if state.verdict is Verdict.FIRE:
-                run = self._request(name, "trigger", {})
+                run = self._request(name, "trigger", {"tables": record["tables"]})
                 record["run"] = run
             self._app.ledger.append([record])
 
-    def _request(self, name: str, trigger: str, extra: dict[str, object]) -> str | None:
+    def _request(self, name: str, trigger: str, cause: dict[str, Any]) -> str | None:
         d = self._desired.get(name)
         if d is None or d.applied is None:
             return None
-        requested = self._runner.request(d.applied, selected=select(d.applied.orchestration), trigger=trigger)
+        requested = self._runner.request(
+            d.applied, selected=select(d.applied.orchestration), trigger=trigger, cause=cause
+        )
         self._starts[name] = parse_time(requested["time"])
         run_id = str(requested["run"])
-        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(self._execute(run_id, d.applied.revision))
+        loop = asyncio.get_running_loop()
+        task: asyncio.Task[object] = loop.create_task(self._execute(run_id, d.applied.revision), name=run_id)
         self._runs.add(task)
         task.add_done_callback(self._runs.discard)
-        self._log("run requested", {"orchestration": name, "run": run_id, "trigger": trigger, **extra})
+        shown = {k: v for k, v in cause.items() if k in ("slot", "caughtUp", "tables")}
+        self._log("run requested", {"orchestration": name, "run": run_id, "trigger": trigger, **shown})
         return run_id
 
     async def _execute(self, run_id: str, revision: str | None) -> object:
@@ -361,16 +402,20 @@ class Reconciler:
 
     async def _execute_in(self, run_id: str, revision: str | None) -> object:
         if revision is None:
-            return await self._runner.execute(run_id)
+            return self._finished(await self._runner.execute(run_id))
         self._running_revisions[revision] += 1
         try:
             with contextlib.suppress(GitError):  # the runner records the run failed if the files are missing
                 await asyncio.to_thread(self._source.workdir, revision)  # a checkout never blocks the loop
-            return await self._runner.execute(run_id)
+            return self._finished(await self._runner.execute(run_id))
         finally:
             self._running_revisions[revision] -= 1
             if not self._running_revisions[revision]:
                 del self._running_revisions[revision]
+
+    def _finished(self, view: RunView) -> RunView:
+        self._log(*run_finished(view))
+        return view
 
     # -- status --------------------------------------------------------------------------------------
 
@@ -415,7 +460,6 @@ class Reconciler:
         """`status/_reconciler.json`: the source, the last reconcile and a heartbeat for health checks
         (`stoppedAt` once it has stopped)."""
         now, state = self._app.clock.now(), self._source_state
-        not_ready = sorted(n for n, d in self._desired.items() if not d.ready)
         write_json(
             self._app.state.status / "_reconciler.json",
             {
@@ -438,7 +482,7 @@ class Reconciler:
                 "revision": self._revision,
                 "lastReconcile": self._last_reconcile,
                 "orchestrations": len(self._desired),
-                "notReady": not_ready,
+                "notReady": not_ready(self._desired),
                 "activeRuns": len(self._runs),
                 "heartbeatIntervalSeconds": HEARTBEAT_SECONDS,
                 "updatedAt": format_time(now),

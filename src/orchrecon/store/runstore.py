@@ -132,6 +132,16 @@ class RunStore:
                 f.close()
         return found
 
+    def ids_starting_with(self, prefix: str, limit: int) -> list[str]:
+        """Up to `limit` run ids that begin with `prefix`, in order (a range over the primary key)."""
+        self.refresh()
+        with self._connect() as db:
+            rows = db.execute(
+                "SELECT id FROM runs WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+                (prefix, prefix + "\U0010ffff", limit),
+            ).fetchall()
+        return [row[0] for row in rows]
+
     def recent(self, orchestration: str | None = None, limit: int = 20) -> list[RunSummary]:
         """The most recently requested runs first."""
         self.refresh()
@@ -209,6 +219,13 @@ class RunStore:
             return None
         repaired = json.loads(row[0])
         return int(repaired["seq"]), str(repaired["manifest"])
+
+    def conditions(self) -> dict[str, dict[str, str]]:
+        """The orchestrations the last reconcile found not simply applied, with their reason and message."""
+        self.refresh()
+        with self._connect() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'conditions'").fetchone()
+        return dict(json.loads(row[0])) if row else {}
 
     def last_run_starts(self) -> dict[str, str]:
         """Per orchestration, when its last run started (or was requested, if it has not started yet)."""
@@ -347,6 +364,7 @@ class RunStore:
                     "INSERT OR REPLACE INTO meta VALUES (?, ?)",
                     [
                         ("applied", json.dumps(record.get("applied", {}))),
+                        ("conditions", json.dumps(record.get("conditions", {}))),
                         ("reconciled", str(record.get("revision") or "")),
                     ],
                 )
