@@ -10,10 +10,24 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from orchrecon import __version__
-from orchrecon.commands import cancel, health, plan, reconcile, retry, run, runs, show, tables, tokens, validate
+from orchrecon.commands import (
+    cancel,
+    health,
+    plan,
+    reconcile,
+    report,
+    retry,
+    run,
+    runs,
+    show,
+    status,
+    tables,
+    tokens,
+    validate,
+)
 from orchrecon.errors import OrchreconError
 
-COMMANDS = (validate, plan, run, retry, cancel, runs, show, tables, tokens, reconcile, health)
+COMMANDS = (validate, plan, run, retry, cancel, runs, show, status, report, tables, tokens, reconcile, health)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,7 +12,8 @@ from orchrecon.app import App
 from orchrecon.documents.repository import validate_tree
 from orchrecon.errors import InvalidDocumentsError, NotFoundError
 from orchrecon.execution.progress import Progress
-from orchrecon.gitsource import working_tree_revision
+from orchrecon.gitsource import GitError, working_tree_revision
+from orchrecon.reconcile.publish import Publisher, desired_from_ledger
 from orchrecon.runs.definition import RunDefinition
 from orchrecon.runs.state import RunStatus
 
@@ -77,5 +78,15 @@ def execute(
         return view.status
 
     status = asyncio.run(main())
+    publish_run(app, definition.orchestration.name)
     app.ledger.close()
     return 0 if status in (RunStatus.SUCCESS, RunStatus.WARNING) else 1
+
+
+def publish_run(app: App, name: str) -> None:
+    """Bring the orchestration's report, status file and the index up to date; a failure to do so is a
+    warning, never a failed run (`report` rebuilds them)."""
+    try:
+        Publisher(app).publish(desired_from_ledger(app), [name])
+    except (OSError, GitError) as exc:
+        print(f"orchrecon: warning: reports not updated: {exc}", file=sys.stderr)

@@ -19,12 +19,12 @@ from orchrecon.runs import state as runstate
 from orchrecon.runs.state import RunView
 from orchrecon.store.ledger import Ledger, Position, Record, segment_name
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, orchestration TEXT NOT NULL, seq INTEGER NOT NULL, status TEXT NOT NULL,
-    trigger TEXT, requested_at TEXT, started_at TEXT, finished_at TEXT
+    trigger TEXT, requested_at TEXT, started_at TEXT, finished_at TEXT, by TEXT, retry_of TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_seq ON runs (seq);
 CREATE INDEX IF NOT EXISTS runs_by_orchestration ON runs (orchestration, seq);
@@ -34,6 +34,8 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_by_run ON records (run);
 CREATE TABLE IF NOT EXISTS tables (name TEXT PRIMARY KEY, time TEXT NOT NULL, seq INTEGER NOT NULL, source TEXT);
 CREATE TABLE IF NOT EXISTS marks (key TEXT PRIMARY KEY, time TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS decisions (orchestration TEXT NOT NULL, seq INTEGER NOT NULL, record TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS decisions_by_orchestration ON decisions (orchestration, seq);
 """
 # marks: a schedule's key -> the instant up to which its slots are decided; a trigger's key -> when it
 # was armed. Schedules are marked by schedule.armed/fired/missed/suppressed, triggers by trigger.armed.
@@ -43,6 +45,10 @@ _SCHEDULE_MARKS = {
     "schedule.missed": "slot",
     "schedule.suppressed": "slot",
 }
+# Decisions on schedules and triggers, kept per orchestration for its report (why something ran or not).
+DECISIONS = frozenset(
+    {"schedule.fired", "schedule.missed", "schedule.suppressed", "trigger.fired", "trigger.suppressed"}
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,10 +61,12 @@ class RunSummary:
     requested_at: str | None
     started_at: str | None
     finished_at: str | None
+    by: str | None = None
+    retry_of: str | None = None
 
 
-_SUMMARY = (
-    "id, orchestration, seq, status, trigger, requested_at, started_at, finished_at"  # the columns `_summary` reads
+_SUMMARY = (  # the columns `_summary` reads
+    "id, orchestration, seq, status, trigger, requested_at, started_at, finished_at, by, retry_of"
 )
 FEW_NAMES = 500  # up to this many orchestrations are looked up by name, not by ranking every run
 
@@ -126,6 +134,37 @@ class RunStore:
                 if row[1] in wanted:
                     found[row[1]].append(_summary(row))
         return found
+
+    def latest_of(self, orchestrations: Collection[str], limit: int) -> dict[str, list[RunSummary]]:
+        """`recent(name, limit)` of each orchestration through the index on (orchestration, seq): as fast
+        with a million runs as with ten, when only a few runs of each are wanted (reports)."""
+        self.refresh()
+        query = f"SELECT {_SUMMARY} FROM runs WHERE orchestration = ? ORDER BY seq DESC LIMIT ?"
+        with self._connect() as db:
+            return {name: [_summary(row) for row in db.execute(query, (name, limit))] for name in orchestrations}
+
+    def decisions_of(self, orchestrations: Collection[str], limit: int) -> dict[str, list[Record]]:
+        """The newest `limit` schedule and trigger decisions of each orchestration, newest first."""
+        self.refresh()
+        query = "SELECT record FROM decisions WHERE orchestration = ? ORDER BY seq DESC LIMIT ?"
+        with self._connect() as db:
+            return {name: [json.loads(row[0]) for row in db.execute(query, (name, limit))] for name in orchestrations}
+
+    def orchestrations(self) -> set[str]:
+        """Every orchestration that has runs."""
+        self.refresh()
+        with self._connect() as db:
+            return {row[0] for row in db.execute("SELECT DISTINCT orchestration FROM runs")}
+
+    def last_reconcile(self) -> tuple[str, str] | None:
+        """When the last reconcile finished and the revision it attempted (None: never)."""
+        self.refresh()
+        with self._connect() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'reconciled'").fetchone()
+        if row is None:
+            return None
+        time, revision = json.loads(row[0])
+        return str(time), str(revision)
 
     def unfinished(self, orchestration: str | None = None) -> list[RunSummary]:
         """Runs still waiting or processing, oldest request first."""
@@ -199,7 +238,7 @@ class RunStore:
     def _covered(self, db: sqlite3.Connection) -> Position:
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         if meta.get("version") != SCHEMA_VERSION or not self._still_valid(meta):
-            for table in ("runs", "records", "tables", "marks"):
+            for table in ("runs", "records", "tables", "marks", "decisions"):
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM meta")
             db.execute("INSERT INTO meta VALUES ('version', ?)", (SCHEMA_VERSION,))
@@ -248,18 +287,27 @@ class RunStore:
                     (record["schedule"], record[_SCHEDULE_MARKS[kind]]),
                 )
             elif kind == "reconcile.finished":
-                db.execute(
-                    "INSERT OR REPLACE INTO meta VALUES ('applied', ?)", (json.dumps(record.get("applied", {})),)
+                db.executemany(
+                    "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                    [
+                        ("applied", json.dumps(record.get("applied", {}))),
+                        ("reconciled", json.dumps([record["time"], record.get("revision")])),
+                    ],
                 )
             elif kind == "trigger.armed":
                 db.execute("INSERT OR IGNORE INTO marks VALUES (?, ?)", (record["trigger"], record["since"]))
+            if kind in DECISIONS and "orchestration" in record:
+                db.execute(
+                    "INSERT INTO decisions VALUES (?, ?, ?)",
+                    (record["orchestration"], record["seq"], json.dumps(record, separators=(",", ":"))),
+                )
             if not run_id or kind not in runstate.RUN_RECORDS:
                 continue
             rows.append((run_id, after.segment, start, after.offset))
             _summarize(db, summaries, run_id, kind, record)
         db.executemany("INSERT INTO records VALUES (?, ?, ?, ?)", rows)
         db.executemany(
-            "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [tuple(s) for s in summaries.values()]
+            "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [tuple(s) for s in summaries.values()]
         )
         if last is not None:
             begin, end, seq = last
@@ -285,6 +333,8 @@ def _summarize(db: sqlite3.Connection, summaries: dict[str, list[Any]], run_id: 
             record["time"],
             None,
             None,
+            record.get("by"),
+            record.get("retryOf"),
         ]
         return
     summary = summaries.get(run_id)
@@ -316,4 +366,6 @@ def _summary(row: tuple[Any, ...]) -> RunSummary:
         requested_at=row[5],
         started_at=row[6],
         finished_at=row[7],
+        by=row[8],
+        retry_of=row[9],
     )
