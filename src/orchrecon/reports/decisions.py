@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from orchrecon.clock import parse_time
+from orchrecon.reports.text import local
 
 
 def decision_text(d: Mapping[str, Any]) -> str:
@@ -23,7 +27,7 @@ def decision_text(d: Mapping[str, Any]) -> str:
 
 
 def _schedule(d: Mapping[str, Any]) -> str:
-    slot = f"the {d.get('slot')} slot of `{d.get('cron')}` ({d.get('timezone')})"
+    slot = f"the {_slot(d)} slot of `{d.get('cron')}`"
     kind = d.get("type")
     if kind == "schedule.fired":
         return f"schedule fired for {slot}"
@@ -33,3 +37,12 @@ def _schedule(d: Mapping[str, Any]) -> str:
     if d.get("caughtUp"):
         return f"{slot} was missed while no reconciler ran{more}; caught up with one run (catchUp: latest)"
     return f"{slot} was missed while no reconciler ran{more}; not run (a later slot ran, or catchUp: none)"
+
+
+def _slot(d: Mapping[str, Any]) -> str:
+    """The slot in the schedule's own zone: `2026-03-26 02:30 +01:00 (Europe/Prague)`."""
+    try:
+        at = parse_time(str(d["slot"]))
+        return f"{local(at.astimezone(ZoneInfo(str(d['timezone']))).isoformat())} ({d['timezone']})"
+    except (KeyError, ValueError):
+        return str(d.get("slot"))

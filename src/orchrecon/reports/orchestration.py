@@ -15,7 +15,7 @@ from orchrecon.documents.model import Orchestration
 from orchrecon.reports.decisions import decision_text
 from orchrecon.reports.gantt import gantt
 from orchrecon.reports.index import ready_text, trigger_text
-from orchrecon.reports.text import code_block, duration, instant, local, seconds, short, table, utc
+from orchrecon.reports.text import code_block, duration, instant, local, seconds, short, span, table, utc
 from orchrecon.runs.state import RunView
 from orchrecon.scheduling.firetimes import dst_transitions
 from orchrecon.store.runstore import RunSummary
@@ -125,7 +125,7 @@ def _trigger(status: Mapping[str, Any], definition: Orchestration | None) -> lis
     if t is None:
         return []
     cooldown = (
-        f", cool-down {seconds(definition.trigger.cooldown.total_seconds())}"
+        f", cool-down {span(definition.trigger.cooldown)}"
         if definition and definition.trigger
         else ""
     )

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 _LINK = re.compile(r"\[([^\]]*)\]\([^)]*\)")
 _MARKUP = re.compile(r"\*\*|`|</?details>|</?summary>")
 _CELL = re.compile(r"(?<!\\)\|")
+_BLANKS = re.compile(r"\n{3,}")
 
 
 def to_terminal(markdown: str) -> str:
@@ -43,7 +44,8 @@ def to_terminal(markdown: str) -> str:
             out.append(text)
     if rows:
         out += _aligned(rows)
-    return "\n".join(out).rstrip("\n") + "\n"
+    text = "\n".join(out).strip("\n")
+    return _BLANKS.sub("\n\n", text) + "\n"
 
 
 def _plain(text: str) -> str:

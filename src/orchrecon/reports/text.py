@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from orchrecon.clock import parse_time
 
@@ -59,3 +59,13 @@ def code_block(lines: Sequence[str], language: str = "text") -> list[str]:
 
 def short(revision: str | None) -> str:
     return revision[:12] if revision else "-"
+
+
+def span(delta: timedelta) -> str:
+    """A duration as documents write it: `50m`, `1h30m`, `2d`, `45s`."""
+    total, parts = int(delta.total_seconds()), []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if total >= size:
+            parts.append(f"{total // size}{unit}")
+            total %= size
+    return "".join(parts) or "0s"
