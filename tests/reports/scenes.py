@@ -189,7 +189,7 @@ def summaries() -> list[RunSummary]:
     return out
 
 
-DECISIONS = [
+DECISIONS: list[dict[str, Any]] = [
     {
         "type": "trigger.suppressed",
         "time": at(5),
@@ -229,7 +229,8 @@ DECISIONS = [
 def statuses() -> dict[str, dict[str, Any]]:
     d = desired()
     sales = d["daily-sales"].applied
-    assert sales is not None and sales.orchestration.trigger is not None
+    assert sales is not None
+    assert sales.orchestration.trigger is not None
     view = TriggerView(
         armed_at=NOW - timedelta(days=2),
         last_run_start=NOW - timedelta(minutes=30),
