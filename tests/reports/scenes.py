@@ -14,7 +14,7 @@ from orchrecon.reconcile.desired import Desired
 from orchrecon.reconcile.status import orchestration_status
 from orchrecon.reports.orchestration import ReportFacts
 from orchrecon.runs.definition import phases_field, select
-from orchrecon.runs.state import RunStatus, RunView, fold
+from orchrecon.runs.state import RunStatus, RunView, fold, phase_status
 from orchrecon.scheduling.triggers import TriggerView, evaluate
 from orchrecon.store.runstore import RunSummary
 
@@ -159,14 +159,8 @@ def views() -> dict[str, RunView]:
             started = [t for t in phase.tasks if t.started_at]
             phase.started_at = min((t.started_at for t in started if t.started_at), default=None)
             phase.finished_at = max((t.finished_at for t in started if t.finished_at), default=None)
-            phase.status = phase_status_of(phase.tasks)
+            phase.status = phase_status(phase.tasks)
     return views
-
-
-def phase_status_of(tasks: Sequence[Any]) -> Any:
-    from orchrecon.runs.state import phase_status  # noqa: PLC0415 - beside its one use
-
-    return phase_status(tasks)
 
 
 def summaries() -> list[RunSummary]:

@@ -175,7 +175,7 @@ def _latest(facts: ReportFacts, now: datetime) -> list[str]:
         f"## Latest run `{view.id}`: {view.status.value}",
         "",
         f"{view.trigger}{by}{revision}{retry}; requested {instant(view.requested_at)},"
-        f" started {instant(view.started_at)}, took {duration(view.started_at, view.finished_at)}.",
+        f" started {instant(view.started_at)}, took {duration(view.started_at, view.finished_at)}",
         "",
     ]
     if view.reason:
