@@ -6,6 +6,8 @@ byte, what the reconciler and `run` wrote as they went. Writes are atomic (tempo
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,7 +41,6 @@ class _Observed:
     """What the run index says beyond runs, read once per publication."""
 
     updates: Mapping[str, datetime]
-    starts: Mapping[str, datetime]
     marks: Mapping[str, datetime]
     reconciled: datetime | None
 
@@ -66,24 +67,35 @@ class Publisher:
     ) -> tuple[dict[str, dict[str, Any]], dict[str, ReportFacts]]:
         """Every orchestration's status (by name) and the report facts of `names` (None: all)."""
         store = self._app.store
-        covered = set(desired) | store.orchestrations()
-        todo = covered if names is None else set(names) & covered
-        self._statuses = {n: s for n, s in self._statuses.items() if n in covered and n not in todo}
-        fresh = todo | (covered - set(self._statuses))
-        observed = self._observe()
-        runs = store.latest_of(sorted(fresh), REPORT_RUNS)
-        for name in sorted(fresh):
-            self._statuses[name] = self._status(name, desired.get(name), observed, runs[name])
-        decisions = store.decisions_of(sorted(todo), REPORT_DECISIONS)
-        facts = {name: self._facts(name, desired.get(name), runs[name], decisions[name]) for name in sorted(todo)}
+        with store.consistent():
+            covered = set(desired) | store.orchestrations()
+            todo = covered if names is None else set(names) & covered
+            self._statuses = {n: s for n, s in self._statuses.items() if n in covered and n not in todo}
+            if names is not None:  # the others' status files are current: whoever touched them wrote them
+                self._statuses |= self._written(covered - todo - set(self._statuses), desired)
+            fresh = todo | (covered - set(self._statuses))
+            observed = self._observe()
+            runs = store.latest_of(sorted(fresh), REPORT_RUNS)
+            for name in sorted(fresh):
+                self._statuses[name] = self._status(name, desired.get(name), observed, runs[name])
+            decisions = store.decisions_of(sorted(todo), REPORT_DECISIONS)
+            facts = {n: self._facts(n, desired.get(n), runs[n], decisions[n]) for n in sorted(todo)}
         return dict(sorted(self._statuses.items())), facts
+
+    def _written(self, names: Collection[str], desired: Mapping[str, Desired]) -> dict[str, dict[str, Any]]:
+        """The status files of `names` that are there and readable (those of applied orchestrations)."""
+        found = {}
+        for name in names:
+            if name in desired:
+                with contextlib.suppress(OSError, ValueError):
+                    found[name] = json.loads((self._app.state.status / f"{name}.json").read_bytes())
+        return found
 
     def _observe(self) -> _Observed:
         store = self._app.store
         last = store.last_reconcile()
         return _Observed(
             updates={t: parse_time(at) for t, (at, _) in store.table_updates().items()},
-            starts={o: parse_time(at) for o, at in store.last_run_starts().items()},
             marks={k: parse_time(at) for k, at in store.marks().items()},
             reconciled=parse_time(last[0]) if last else None,
         )
@@ -97,7 +109,9 @@ class Publisher:
         if orchestration is not None:
             times += [seen.marks[k] for s in orchestration.schedules if (k := schedule_key(name, s)) in seen.marks]
         if trigger is not None and armed is not None:
-            view = TriggerView(armed_at=armed, last_run_start=seen.starts.get(name), updates=seen.updates)
+            last = runs[0] if runs else None  # the last run: its start, or its request while it waits
+            start = parse_time(last.started_at or last.requested_at or "") if last else None
+            view = TriggerView(armed_at=armed, last_run_start=start, updates=seen.updates)
             moments = [armed, *(seen.updates[t] for t in trigger.tables if t in seen.updates)]
             if view.last_run_start:
                 moments.append(view.last_run_start)

@@ -124,11 +124,7 @@ def _trigger(status: Mapping[str, Any], definition: Orchestration | None) -> lis
     t = status["trigger"]
     if t is None:
         return []
-    cooldown = (
-        f", cool-down {span(definition.trigger.cooldown)}"
-        if definition and definition.trigger
-        else ""
-    )
+    cooldown = f", cool-down {span(definition.trigger.cooldown)}" if definition and definition.trigger else ""
     lines = ["## Trigger", "", f"State: {trigger_text(t)}{cooldown}.", ""]
     if t["state"] == "not armed":
         return lines

@@ -8,8 +8,6 @@ from datetime import datetime, timedelta
 
 from orchrecon.clock import parse_time
 
-_PIPE = re.compile(r"([|\\])")
-
 
 def duration(started: str | None, finished: str | None) -> str:
     """`4.2s`, `3m05s`, `2h10m`; `-` when it has not both started and finished."""
@@ -41,7 +39,7 @@ def local(text: str) -> str:
 
 def cell(text: object) -> str:
     """A table cell: one line, pipes and backslashes escaped so the table keeps its shape."""
-    return _PIPE.sub(r"\\\1", " ".join(str(text).split()))
+    return " ".join(str(text).split()).replace("\\", "\\\\").replace("|", "\\|")
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:

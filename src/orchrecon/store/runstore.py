@@ -75,6 +75,7 @@ class RunStore:
     def __init__(self, ledger: Ledger, index: Path) -> None:
         self._ledger = ledger
         self._index = index
+        self._held: sqlite3.Connection | None = None  # inside `consistent`
 
     # -- queries -------------------------------------------------------------------------------------
 
@@ -208,8 +209,21 @@ class RunStore:
 
     # -- the index -----------------------------------------------------------------------------------
 
+    @contextmanager
+    def consistent(self) -> Iterator[None]:
+        """Queries inside share one catch-up and one connection (a report asks a dozen questions)."""
+        self.refresh()
+        with self._connect() as db:
+            self._held = db
+            try:
+                yield
+            finally:
+                self._held = None
+
     def refresh(self) -> None:
         """Fold ledger records appended since the index last looked into it."""
+        if self._held is not None:
+            return
         try:
             self._catch_up()
         except sqlite3.DatabaseError:
@@ -218,6 +232,9 @@ class RunStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
+        if self._held is not None:
+            yield self._held
+            return
         with closing(sqlite3.connect(self._index, timeout=30, isolation_level=None)) as db:
             yield db
 
