@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_by_run ON records (run);
 CREATE TABLE IF NOT EXISTS tables (name TEXT PRIMARY KEY, time TEXT NOT NULL, seq INTEGER NOT NULL, source TEXT);
 CREATE TABLE IF NOT EXISTS marks (key TEXT PRIMARY KEY, time TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS orchestrations (name TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS decisions (orchestration TEXT NOT NULL, seq INTEGER NOT NULL, record TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS decisions_by_orchestration ON decisions (orchestration, seq);
 """
@@ -155,7 +156,7 @@ class RunStore:
         """Every orchestration that has runs."""
         self.refresh()
         with self._connect() as db:
-            return {row[0] for row in db.execute("SELECT DISTINCT orchestration FROM runs")}
+            return {row[0] for row in db.execute("SELECT name FROM orchestrations")}
 
     def last_reconcile(self) -> tuple[str, str] | None:
         """When the last reconcile finished and the revision it attempted (None: never)."""
@@ -255,7 +256,7 @@ class RunStore:
     def _covered(self, db: sqlite3.Connection) -> Position:
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         if meta.get("version") != SCHEMA_VERSION or not self._still_valid(meta):
-            for table in ("runs", "records", "tables", "marks", "decisions"):
+            for table in ("runs", "records", "tables", "marks", "decisions", "orchestrations"):
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM meta")
             db.execute("INSERT INTO meta VALUES ('version', ?)", (SCHEMA_VERSION,))
@@ -341,6 +342,7 @@ class RunStore:
 
 def _summarize(db: sqlite3.Connection, summaries: dict[str, list[Any]], run_id: str, kind: str, record: Record) -> None:
     if kind == "run.requested":
+        db.execute("INSERT OR IGNORE INTO orchestrations VALUES (?)", (record["orchestration"],))
         summaries[run_id] = [
             run_id,
             record["orchestration"],
