@@ -214,3 +214,27 @@ def test_the_chart_of_a_real_run_parses_with_its_exact_task_times(ws: Workspace)
         (f"{n} {tasks[n]['status']}", tasks[n]["startedAt"], tasks[n]["finishedAt"])
         for n in ("orders", "campaigns", "mart")
     ]
+
+
+def test_the_reconciler_rewrites_only_what_a_change_touched(ws: Workspace) -> None:
+    setup(ws)
+    clock = FakeClock(datetime(2026, 3, 2, 5, 0, tzinfo=UTC))
+    app = open_app(ws.root, ws.state, environ=dict(os.environ), clock=clock)
+    reconciler = Reconciler(app, LocalSource(ws.root), interval=timedelta(hours=1), log=lambda *_: None)
+    reconciler.acquire()
+    try:
+        asyncio.run(reconciler.serve(once=True))
+        folders = (ws.state / "reports", ws.state / "status")
+        before = {p.name: p.stat().st_ino for f in folders for p in f.iterdir()}
+        clock.advance(timedelta(minutes=1))
+        app.ledger.append_one("table.updated", table="in.c-shop.orders", source="test")  # daily-sales's trigger
+        reconciler.evaluate(clock.now())
+        reconciler.write_statuses()
+    finally:
+        reconciler.release()
+    after = {p.name: p.stat().st_ino for f in folders for p in f.iterdir()}
+    assert sorted(n for n in before if before[n] != after[n]) == ["README.md", "daily-sales.json", "daily-sales.md"]
+    assert (
+        "| `in.c-shop.orders` | 2026-03-02 05:01:00Z | updated |"
+        in (ws.state / "reports" / "daily-sales.md").read_text()
+    )
