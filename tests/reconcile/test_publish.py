@@ -22,6 +22,7 @@ from orchrecon.app import open_app
 from orchrecon.cli import main
 from orchrecon.gitsource import LocalSource
 from orchrecon.reconcile.reconciler import Reconciler
+from tests.builders import clone_with_remote, git, write
 from tests.clocks import FakeClock
 from tests.execution import builders
 from tests.execution.builders import Done, Workspace, normalise, task
@@ -238,3 +239,26 @@ def test_the_reconciler_rewrites_only_what_a_change_touched(ws: Workspace) -> No
         "| `in.c-shop.orders` | 2026-03-02 05:01:00Z | updated |"
         in (ws.state / "reports" / "daily-sales.md").read_text()
     )
+
+
+def test_report_reads_a_remote_sources_revisions_from_the_reconcilers_mirror(tmp_path: Path) -> None:
+    clone = clone_with_remote(tmp_path)
+    write(clone, "orchestrations/broken.yaml", "apiVersion: orchrecon/v1\nkind: Orchestration\nmetadata: {name: 1}\n")
+    git(clone, "add", "-A")
+    git(clone, "commit", "-qm", "an invalid orchestration")
+    git(clone, "push", "-q", "origin", "main")
+    state, elsewhere = tmp_path / "state", tmp_path / "elsewhere"
+    (elsewhere / "orchestrations").mkdir(parents=True)
+    git(elsewhere, "init", "-q")  # a repository that has none of the revisions
+    base = ["-C", str(elsewhere), "--state-dir", str(state)]
+    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+        assert (
+            main([*base, "reconcile", "--git", str(tmp_path / "remote.git"), "--once"]) == 0
+        )  # an invalid document is a status, not a failure
+    written = files(state)
+    assert "orchestrations/broken.yaml:3:" in written["reports/broken.md"].decode()
+    shutil.rmtree(state / "status")
+    shutil.rmtree(state / "reports")
+    with redirect_stdout(io.StringIO()):
+        assert main([*base, "report"]) == 0
+    assert files(state) == written
