@@ -7,8 +7,9 @@ byte, what the reconciler and `run` wrote as they went. Writes are atomic (tempo
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from orchrecon.documents.result import Validation
 from orchrecon.documents.validation import validate_files
 from orchrecon.reconcile import desired as desired_state
 from orchrecon.reconcile.desired import Desired
-from orchrecon.reconcile.status import RECENT_RUNS, orchestration_status, write_many, write_texts
+from orchrecon.reconcile.status import RECENT_RUNS, encode, orchestration_status, write_texts
 from orchrecon.reports.index import render_index
 from orchrecon.reports.orchestration import ReportFacts, render_report
 from orchrecon.runs.definition import RunDefinition
@@ -52,15 +53,33 @@ class Publisher:
     def __init__(self, app: App) -> None:
         self._app = app
         self._statuses: dict[str, dict[str, Any]] = {}
+        self._digests: dict[str, bytes] = {}  # file -> digest of what this publisher wrote there
 
     def publish(self, desired: Mapping[str, Desired], names: Collection[str] | None = None) -> int:
         """Write the status files and reports of `names` (None: every orchestration) and the index.
         Orchestrations that have runs but no applied definition get a report, not a status file."""
         statuses, facts = self.compute(desired, names)
-        write_many(self._app.state.status, ((f"{n}.json", statuses[n]) for n in sorted(facts) if n in desired))
-        reports = [(f"{n}.md", render_report(f)) for n, f in sorted(facts.items())]
-        write_texts(self._app.state.reports, [*reports, ("README.md", render_index(list(statuses.values())))])
+        state = self._app.state
+        try:
+            status_files = ((f"{n}.json", encode(statuses[n])) for n in sorted(facts) if n in desired)
+            write_texts(state.status, self._changed("status", status_files))
+            reports = [(f"{n}.md", render_report(f)) for n, f in sorted(facts.items())]
+            index = ("README.md", render_index(list(statuses.values())))
+            write_texts(state.reports, self._changed("reports", [*reports, index]))
+        except BaseException:
+            self._digests.clear()  # what was written is unknown: write everything next time
+            raise
         return len(reports)
+
+    def _changed(self, folder: str, files: Iterable[tuple[str, str]]) -> Iterator[tuple[str, str]]:
+        """The files whose content differs from what this publisher last wrote there: the reconciler
+        rewrites every status after each new revision and most are the same."""
+        for name, text in files:
+            digest = hashlib.blake2b(text.encode(), digest_size=16).digest()
+            key = f"{folder}/{name}"
+            if self._digests.get(key) != digest:
+                self._digests[key] = digest
+                yield name, text
 
     def compute(
         self, desired: Mapping[str, Desired], names: Collection[str] | None = None

@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 
 from orchrecon.clock import parse_time
 
+_PLAIN = re.compile(r"[^|\\\s]*(?: [^|\\\s]+)*")
+
 
 def duration(started: str | None, finished: str | None) -> str:
     """`4.2s`, `3m05s`, `2h10m`; `-` when it has not both started and finished."""
@@ -39,7 +41,10 @@ def local(text: str) -> str:
 
 def cell(text: object) -> str:
     """A table cell: one line, pipes and backslashes escaped so the table keeps its shape."""
-    return " ".join(str(text).split()).replace("\\", "\\\\").replace("|", "\\|")
+    text = str(text)
+    if _PLAIN.fullmatch(text):  # most cells: nothing to do, and a report has hundreds
+        return text
+    return " ".join(text.split()).replace("\\", "\\\\").replace("|", "\\|")
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]:
