@@ -398,3 +398,13 @@ def workspace(tmp_path: Path) -> Iterator[Workspace]:
 def _environ() -> dict[str, str]:
     # HOME is a temporary folder (tests/conftest.py); without the system git config `by` stays empty.
     return {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+REVISION = re.compile(r"\b[0-9a-f]{12}(?:[0-9a-f]{28})?\b")
+REPORT_TIME = re.compile(r"\b\d{4}-\d\d-\d\d \d\d:\d\d(?::\d\d(?:\.\d{3})?)?(?:Z| [+-]\d\d:\d\d)?")
+
+
+def normalise_report(text: str) -> str:
+    """`normalise`d report text with revisions and the reports' own time formats replaced too."""
+    text = REVISION.sub("<REVISION>", text)
+    return REPORT_TIME.sub("<TIME>", text)

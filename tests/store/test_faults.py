@@ -269,7 +269,7 @@ def a_finished_run(ws: Workspace) -> str:
     assert done.code == 0, done.err
     (ws.state / "index.sqlite").unlink()  # so the reading commands below would have to write a new one
     for folder in ("status", "reports"):
-        (ws.state / folder).rmdir()  # nor create these, which they do not need
+        shutil.rmtree(ws.state / folder)  # nor create these (the run wrote its report), which they do not need
     return run_id
 
 

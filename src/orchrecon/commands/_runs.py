@@ -14,9 +14,11 @@ from orchrecon.app import App
 from orchrecon.commands import _definitions as definitions
 from orchrecon.documents.checks import EMAIL
 from orchrecon.documents.durations import parse_duration
-from orchrecon.errors import UsageError
+from orchrecon.errors import OrchreconError, UsageError
 from orchrecon.execution.progress import Progress
+from orchrecon.gitsource import GitError
 from orchrecon.gitsource.remote import MIRROR
+from orchrecon.reconcile.publish import Publisher, desired_from_ledger
 from orchrecon.runs.definition import RunDefinition
 from orchrecon.runs.state import RunStatus
 
@@ -121,5 +123,15 @@ def execute(
 
     with definitions.revision_trees(app) as workdir:
         status = asyncio.run(main())
+    publish_run(app, definition.orchestration.name)
     app.ledger.close()
     return 0 if status in (RunStatus.SUCCESS, RunStatus.WARNING) else 1
+
+
+def publish_run(app: App, name: str) -> None:
+    """Bring the orchestration's report, status file and the index up to date; a failure to do so is a
+    warning, never a failed run (`report` rebuilds them)."""
+    try:
+        Publisher(app).publish(desired_from_ledger(app), [name])
+    except (OSError, GitError, OrchreconError) as exc:  # a full disk, say: the run's record stands
+        print(f"orchrecon: warning: reports not updated: {exc}", file=sys.stderr)

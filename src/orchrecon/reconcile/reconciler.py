@@ -26,7 +26,8 @@ from orchrecon.gitsource import GitError, Source, SourceReason, SourceState
 from orchrecon.reconcile import desired as desired_state
 from orchrecon.reconcile.desired import Desired
 from orchrecon.reconcile.events import condition_changes, conditions, not_ready, run_finished
-from orchrecon.reconcile.status import RECENT_RUNS, orchestration_status, write_json, write_many
+from orchrecon.reconcile.publish import Publisher
+from orchrecon.reconcile.status import write_json
 from orchrecon.runs.definition import select
 from orchrecon.runs.state import RunView
 from orchrecon.scheduling.slots import (
@@ -41,7 +42,6 @@ from orchrecon.scheduling.slots import (
 from orchrecon.scheduling.triggers import TriggerState, TriggerView, Verdict, evaluate, trigger_key, trigger_record
 from orchrecon.store.ledger import Record
 from orchrecon.store.locks import reconciler_lock
-from orchrecon.store.runstore import RunSummary
 
 LEDGER_POLL_SECONDS = 0.2  # how soon a table update reported by another process is decided
 HEARTBEAT_SECONDS = 15.0  # _reconciler.json is rewritten at least this often, for health checks
@@ -80,6 +80,7 @@ class Reconciler:
         self._run_owner: dict[str, str] = {}  # unfinished run -> its orchestration
         self._dirty: set[str] = set()  # orchestrations whose status must be written again
         self._all_dirty = True
+        self._publisher = Publisher(app)
         self._lock = reconciler_lock(app.state.locks)
         self._wake = asyncio.Event()
         self._stopping = False
@@ -421,24 +422,10 @@ class Reconciler:
 
     def write_statuses(self) -> None:
         """Write the status of every orchestration a change touched (all after a new revision)."""
-        names = list(self._desired) if self._all_dirty else [n for n in self._dirty if n in self._desired]
+        names = None if self._all_dirty else self._dirty - {""}
         self._all_dirty, self._dirty = False, set()
-        if not names:
-            return
-        now = self._app.clock.now()
-        recent = self._app.store.recent_of(names, RECENT_RUNS)
-        write_many(self._app.state.status, ((f"{name}.json", self._status(name, now, recent[name])) for name in names))
-
-    def _status(self, name: str, now: datetime, runs: list[RunSummary]) -> dict[str, Any]:
-        d = self._desired[name]
-        armed = self._trigger_armed(name)
-        return orchestration_status(
-            d,
-            now=now,
-            trigger=self._trigger_state(name, now),
-            trigger_armed=format_time(armed) if armed else None,
-            runs=runs,
-        )
+        if names is None or names:
+            self._publisher.publish(self._desired, names)  # with the reports and the index
 
     def _trigger_armed(self, name: str) -> datetime | None:
         """Since when the applied trigger of `name` counts updates (None: no trigger, or not armed)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
@@ -16,6 +16,7 @@ from orchrecon.clock import format_time
 from orchrecon.errors import storage_error, writing
 from orchrecon.reconcile.desired import Desired
 from orchrecon.scheduling.firetimes import next_fire_times
+from orchrecon.scheduling.slots import schedule_key
 from orchrecon.scheduling.triggers import TriggerState
 from orchrecon.store.runstore import RunSummary
 
@@ -26,15 +27,20 @@ RECENT_RUNS = 10
 def write_json(path: Path, data: Any) -> None:
     """Replace `path` atomically: readers see the old file or the new one, never half of one."""
     with _folder(path.parent) as folder_fd:
-        _replace_in(folder_fd, path.parent, path.name, _encode(data))
+        _replace_in(folder_fd, path.parent, path.name, encode(data))
 
 
 def write_many(folder: Path, files: Iterable[tuple[str, Any]]) -> None:
     """`write_json` of (name, data) pairs into `folder`. This thread encodes while another does the file
     system's part, which releases the GIL: a full pass writes 10,000 files, and the two overlap. One
     writer only: more contend for the folder's lock and are slower (measured on ext4)."""
+    write_texts(folder, ((name, encode(data)) for name, data in files))
+
+
+def write_texts(folder: Path, files: Iterable[tuple[str, str]]) -> None:
+    """Replace each (name, text) file of `folder` atomically, encoding in this thread while another writes."""
     with _folder(folder) as folder_fd, ThreadPoolExecutor(max_workers=1) as writer:
-        for done in [writer.submit(_replace_in, folder_fd, folder, name, _encode(data)) for name, data in files]:
+        for done in [writer.submit(_replace_in, folder_fd, folder, name, text) for name, text in files]:
             done.result()
 
 
@@ -50,7 +56,7 @@ def _folder(folder: Path) -> Iterator[int]:
         os.close(folder_fd)
 
 
-def _encode(data: Any) -> str:
+def encode(data: Any) -> str:
     # Compact: only then does json use its C encoder, 10x faster; `jq .` shows it indented.
     return json.dumps(data, separators=(",", ":")) + "\n"
 
@@ -81,7 +87,12 @@ def orchestration_status(
     trigger: TriggerState | None,
     trigger_armed: str | None,
     runs: Sequence[RunSummary],
+    decided: Mapping[str, datetime] | None = None,
 ) -> dict[str, Any]:
+    """The status of one orchestration as of `now`, a time taken from the ledger (its newest fact), so that
+    the same ledger always gives the same file. A schedule's next fire times follow the instant its slots
+    are decided up to (`decided`, by schedule key), else `now`."""
+    decided = decided or {}
     applied = desired.applied.orchestration if desired.applied else None
     schedules = []
     for s in applied.schedules if applied and desired.active else ():
@@ -93,7 +104,9 @@ def orchestration_status(
                 "catchUp": s.catch_up.value,
                 "next": [
                     {"utc": at.isoformat()[:19] + "Z", "local": at.astimezone(tz).isoformat()}
-                    for at in next_fire_times(s.cron, s.timezone, now, NEXT_FIRES)
+                    for at in next_fire_times(
+                        s.cron, s.timezone, decided.get(schedule_key(desired.name, s), now), NEXT_FIRES
+                    )
                 ],
             }
         )
@@ -126,6 +139,8 @@ def orchestration_status(
                 "requestedAt": r.requested_at,
                 "startedAt": r.started_at,
                 "finishedAt": r.finished_at,
+                "by": r.by,
+                "retryOf": r.retry_of,
             }
             for r in runs[:RECENT_RUNS]
         ],

@@ -26,12 +26,12 @@ from orchrecon.store import faults
 from orchrecon.store.ledger import Ledger, Position, Record, segment_name
 from orchrecon.store.records import Damage, decode
 
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, orchestration TEXT NOT NULL, seq INTEGER NOT NULL, status TEXT NOT NULL,
-    trigger TEXT, requested_at TEXT, started_at TEXT, finished_at TEXT
+    trigger TEXT, requested_at TEXT, started_at TEXT, finished_at TEXT, by TEXT, retry_of TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_by_seq ON runs (seq);
 CREATE INDEX IF NOT EXISTS runs_by_orchestration ON runs (orchestration, seq);
@@ -41,6 +41,9 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_by_run ON records (run);
 CREATE TABLE IF NOT EXISTS tables (name TEXT PRIMARY KEY, time TEXT NOT NULL, seq INTEGER NOT NULL, source TEXT);
 CREATE TABLE IF NOT EXISTS marks (key TEXT PRIMARY KEY, time TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS orchestrations (name TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS decisions (orchestration TEXT NOT NULL, seq INTEGER NOT NULL, record TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS decisions_by_orchestration ON decisions (orchestration, seq);
 """
 # marks: a schedule's key -> the instant up to which its slots are decided; a trigger's key -> when it
 # was armed. Schedules are marked by schedule.armed/fired/missed/suppressed, triggers by trigger.armed.
@@ -50,6 +53,10 @@ _SCHEDULE_MARKS = {
     "schedule.missed": "slot",
     "schedule.suppressed": "slot",
 }
+# Decisions on schedules and triggers, kept per orchestration for its report (why something ran or not).
+DECISIONS = frozenset(
+    {"schedule.fired", "schedule.missed", "schedule.suppressed", "trigger.fired", "trigger.suppressed"}
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,10 +69,12 @@ class RunSummary:
     requested_at: str | None
     started_at: str | None
     finished_at: str | None
+    by: str | None = None
+    retry_of: str | None = None
 
 
-_SUMMARY = (
-    "id, orchestration, seq, status, trigger, requested_at, started_at, finished_at"  # the columns `_summary` reads
+_SUMMARY = (  # the columns `_summary` reads
+    "id, orchestration, seq, status, trigger, requested_at, started_at, finished_at, by, retry_of"
 )
 FEW_NAMES = 500  # up to this many orchestrations are looked up by name, not by ranking every run
 
@@ -78,6 +87,7 @@ class RunStore:
         # The index in memory, built from the ledger, when index.sqlite cannot be written (a full or
         # read-only state directory): it is only a cache, so reading commands go on without it.
         self._memory: sqlite3.Connection | None = None
+        self._held: sqlite3.Connection | None = None  # inside `consistent`
         self._on_damage = on_damage
         self._damage: list[Damage] = []
         self._told = False
@@ -172,6 +182,50 @@ class RunStore:
                     found[row[1]].append(_summary(row))
         return found
 
+    def latest_of(self, orchestrations: Collection[str], limit: int) -> dict[str, list[RunSummary]]:
+        """`recent(name, limit)` of each orchestration through the index on (orchestration, seq): as fast
+        with a million runs as with ten, when only a few runs of each are wanted (reports)."""
+        if len(orchestrations) > FEW_NAMES:  # then one ranking of every run is faster
+            return self.recent_of(orchestrations, limit)
+        self.refresh()
+        query = f"SELECT {_SUMMARY} FROM runs WHERE orchestration = ? ORDER BY seq DESC LIMIT ?"
+        with self._connect() as db:
+            return {name: [_summary(row) for row in db.execute(query, (name, limit))] for name in orchestrations}
+
+    def decisions_of(self, orchestrations: Collection[str], limit: int) -> dict[str, list[Record]]:
+        """The newest `limit` schedule and trigger decisions of each orchestration, newest first."""
+        self.refresh()
+        with self._connect() as db:
+            if len(orchestrations) <= FEW_NAMES:
+                query = "SELECT record FROM decisions WHERE orchestration = ? ORDER BY seq DESC LIMIT ?"
+                return {n: [json.loads(row[0]) for row in db.execute(query, (n, limit))] for n in orchestrations}
+            found: dict[str, list[Record]] = {name: [] for name in orchestrations}
+            ranked = (
+                "SELECT orchestration, record FROM (SELECT *, row_number() OVER"
+                " (PARTITION BY orchestration ORDER BY seq DESC) AS nth FROM decisions)"
+                " WHERE nth <= ? ORDER BY seq DESC"
+            )
+            for name, record in db.execute(ranked, (limit,)):
+                if name in found:
+                    found[name].append(json.loads(record))
+            return found
+
+    def orchestrations(self) -> set[str]:
+        """Every orchestration that has runs."""
+        self.refresh()
+        with self._connect() as db:
+            return {row[0] for row in db.execute("SELECT name FROM orchestrations")}
+
+    def last_reconcile(self) -> tuple[str, str] | None:
+        """When the last reconcile finished and the revision it attempted (None: never)."""
+        self.refresh()
+        with self._connect() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'reconciled'").fetchone()
+        if row is None:
+            return None
+        time, revision = json.loads(row[0])
+        return str(time), str(revision or "")
+
     def unfinished(self, orchestration: str | None = None) -> list[RunSummary]:
         """Runs still waiting or processing, oldest request first."""
         self.refresh()
@@ -204,11 +258,9 @@ class RunStore:
         return dict(json.loads(row[0])) if row else {}
 
     def reconciled_revision(self) -> str | None:
-        """The revision the last reconcile looked at (None: no reconcile recorded)."""
-        self.refresh()
-        with self._connect() as db:
-            row = db.execute("SELECT value FROM meta WHERE key = 'reconciled'").fetchone()
-        return str(row[0]) if row and row[0] else None
+        """The revision the last reconcile looked at (None: no reconcile recorded, or it found no commit)."""
+        last = self.last_reconcile()
+        return last[1] if last is not None and last[1] else None
 
     def last_repair(self) -> tuple[int, str] | None:
         """The seq of the last `ledger repair` and its manifest (under the ledger folder), if there was one."""
@@ -238,10 +290,23 @@ class RunStore:
 
     # -- the index -----------------------------------------------------------------------------------
 
+    @contextmanager
+    def consistent(self) -> Iterator[None]:
+        """Queries inside share one catch-up and one connection (a report asks a dozen questions)."""
+        self.refresh()
+        with self._connect() as db:
+            self._held = db
+            try:
+                yield
+            finally:
+                self._held = None
+
     def refresh(self) -> None:
         """Fold ledger records appended since the index last looked into it. An index.sqlite that cannot
         be written here (disk full, read-only, no room for its journal) is left as it is: this process
         indexes the ledger in memory instead."""
+        if self._held is not None:  # inside `consistent`: caught up already
+            return
         if self._memory is None:
             try:
                 self._refresh_file()
@@ -282,6 +347,9 @@ class RunStore:
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
+        if self._held is not None:
+            yield self._held
+            return
         if self._memory is not None:
             yield self._memory
             return
@@ -308,7 +376,7 @@ class RunStore:
         """The index's meta data, emptied (with everything else) if the index does not describe this ledger."""
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         if meta.get("version") != SCHEMA_VERSION or not self._still_valid(meta):
-            for table in ("runs", "records", "tables", "marks"):
+            for table in ("runs", "records", "tables", "marks", "decisions", "orchestrations"):
                 db.execute(f"DELETE FROM {table}")
             db.execute("DELETE FROM meta")
             db.execute("INSERT INTO meta VALUES ('version', ?)", (SCHEMA_VERSION,))
@@ -365,7 +433,7 @@ class RunStore:
                     [
                         ("applied", json.dumps(record.get("applied", {}))),
                         ("conditions", json.dumps(record.get("conditions", {}))),
-                        ("reconciled", str(record.get("revision") or "")),
+                        ("reconciled", json.dumps([record["time"], record.get("revision")])),
                     ],
                 )
             elif kind == "trigger.armed":
@@ -373,13 +441,18 @@ class RunStore:
             elif kind == "ledger.repaired":
                 repaired = {"seq": record["seq"], "manifest": record.get("manifest")}
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('repaired', ?)", (json.dumps(repaired),))
+            if kind in DECISIONS and "orchestration" in record:
+                db.execute(
+                    "INSERT INTO decisions VALUES (?, ?, ?)",
+                    (record["orchestration"], record["seq"], json.dumps(record, separators=(",", ":"))),
+                )
             if not run_id or kind not in runstate.RUN_RECORDS:
                 continue
             rows.append((run_id, after.segment, start, after.offset))
             _summarize(db, summaries, run_id, kind, record)
         db.executemany("INSERT INTO records VALUES (?, ?, ?, ?)", rows)
         db.executemany(
-            "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [tuple(s) for s in summaries.values()]
+            "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [tuple(s) for s in summaries.values()]
         )
         if last is not None:
             path = self._ledger.directory / segment_name(last.segment)
@@ -406,6 +479,7 @@ def _digest(line: bytes) -> str:
 
 def _summarize(db: sqlite3.Connection, summaries: dict[str, list[Any]], run_id: str, kind: str, record: Record) -> None:
     if kind == "run.requested":
+        db.execute("INSERT OR IGNORE INTO orchestrations VALUES (?)", (record["orchestration"],))
         summaries[run_id] = [
             run_id,
             record["orchestration"],
@@ -415,6 +489,8 @@ def _summarize(db: sqlite3.Connection, summaries: dict[str, list[Any]], run_id: 
             record["time"],
             None,
             None,
+            record.get("by"),
+            record.get("retryOf"),
         ]
         return
     summary = summaries.get(run_id)
@@ -446,4 +522,6 @@ def _summary(row: tuple[Any, ...]) -> RunSummary:
         requested_at=row[5],
         started_at=row[6],
         finished_at=row[7],
+        by=row[8],
+        retry_of=row[9],
     )
