@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from orchrecon import __version__
-from orchrecon.commands import cancel, health, plan, reconcile, retry, run, runs, show, tables, tokens, validate
+from orchrecon.commands import cancel, diff, health, plan, reconcile, retry, run, runs, show, tables, tokens, validate
 from orchrecon.errors import OrchreconError
 
-COMMANDS = (validate, plan, run, retry, cancel, runs, show, tables, tokens, reconcile, health)
+COMMANDS = (validate, plan, diff, run, retry, cancel, runs, show, tables, tokens, reconcile, health)
 
 
 def build_parser() -> argparse.ArgumentParser:
