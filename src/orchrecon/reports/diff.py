@@ -504,7 +504,8 @@ def trigger_summary(trigger: Trigger | None) -> str:
     """`when in.a, in.b are all updated, cool-down 50m`, or `none`."""
     if trigger is None:
         return "none"
-    return f"when {', '.join(trigger.tables)} are all updated, cool-down {format_duration(trigger.cooldown)}"
+    tables = f"{trigger.tables[0]} is" if len(trigger.tables) == 1 else f"{', '.join(trigger.tables)} are all"
+    return f"when {tables} updated, cool-down {format_duration(trigger.cooldown)}"
 
 
 def notification_summary(notification: Notification) -> str:

@@ -186,7 +186,11 @@ def _validation(diff: Diff) -> Iterator[_Block]:
         )
         if p
     )
-    yield _Block(f"\n**Validation** of the working tree: {counts} in {_plural(diff.files, 'file')} checked:\n\n")
+    files = len({d.file for d in diff.diagnostics})
+    yield _Block(
+        f"\n**Validation** of the working tree: {counts} in {_plural(files, 'file')} "
+        f"({_plural(diff.files, 'file')} checked):\n\n"
+    )
     for d in diff.diagnostics:
         yield _Block(f"- {_diagnostic(d)}\n")
 
