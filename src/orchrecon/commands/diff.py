@@ -48,7 +48,9 @@ def run(*, repo: Path, base: str, fmt: str, start: str | None, out: TextIO, cloc
         files = gitsource.read_revision(root, tree) if tree else {}
     except gitsource.GitError as exc:
         raise UsageError(str(exc)) from None
-    diff = compare(validate_files(files), validate_tree(root), base_name=base, commit=commit, now=now)
+    head = validate_tree(root)
+    # Most documents are the same on both sides: the base reuses the working tree's, parsed once.
+    diff = compare(validate_files(files, known=head.documents), head, base_name=base, commit=commit, now=now)
     if fmt == "json":
         out.write(json.dumps(diffjson.to_json(diff), indent=2, ensure_ascii=False) + "\n")
     else:
