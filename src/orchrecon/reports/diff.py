@@ -157,7 +157,11 @@ class Diff:
             p
             for p in (
                 _counted("orchestration", [o.change for o in self.orchestrations], self._invalid_note()),
-                _counted("configuration", [c.change for c in self.configurations], "(kept: what uses it is invalid)"),
+                _counted(
+                    "configuration",
+                    [c.change for c in self.configurations],
+                    "(what uses it is kept at its last good definition)",
+                ),
                 "project settings change" if self.project else "",
                 f"{_plural(len(self.other_invalid), 'other file')} invalid" if self.other_invalid else "",
             )
@@ -509,7 +513,7 @@ def trigger_summary(trigger: Trigger | None) -> str:
 
 
 def notification_summary(notification: Notification) -> str:
-    """`failed, warning -> email data@example.com`."""
+    """`failed, warning → email data@example.com (overtime 50%)`."""
     events = ", ".join(sorted(e.value for e in notification.events))
     target = f"email {notification.email}" if notification.email else f"webhook {notification.webhook}"
-    return f"{events} -> {target} (overtime {notification.overtime_percent}%)"
+    return f"{events} → {target} (overtime {notification.overtime_percent}%)"
