@@ -93,5 +93,5 @@ def test_the_diff_step_fails_on_an_unknown_base(tmp_path: Path) -> None:
     subprocess.run(["git", "update-ref", "-d", "refs/remotes/origin/main"], cwd=clone, check=True)
     done, summary = _run_diff_step(clone, tmp_path)
     assert done.returncode == 2
-    assert done.stderr == "orchrecon: error: unknown revision 'origin/main'\n"
+    assert done.stderr == "orchrecon: error: unknown revision 'origin/main' (a remote branch must be fetched first)\n"
     assert summary.read_text(encoding="utf-8") == "# earlier steps\n"

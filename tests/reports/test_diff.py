@@ -142,6 +142,13 @@ def test_a_task_added_on_top_moves_nothing() -> None:
     assert [(t.name, t.change, t.moved_from) for t in o.tasks] == [("zero", Change.ADDED, None)]
 
 
+def test_a_document_invalid_at_the_base_and_valid_now_is_added_and_says_so() -> None:
+    base = {**BASE, "orchestrations/o.yaml": _orchestration().replace("config: ex/a", "config: ex/nope")}
+    (o,) = _diff(base, BASE).orchestrations
+    assert (o.change, o.invalid_at_base) == (Change.ADDED, True)
+    assert "| `+` | `o` | added: 3 phases, 3 tasks; invalid at the base |" in diffmarkdown.render(_diff(base, BASE))
+
+
 def test_no_changes() -> None:
     diff = _diff(BASE, BASE)
     assert (diff.changes, diff.verdict) == (False, "No changes")

@@ -41,8 +41,9 @@ def run(*, repo: Path, base: str, fmt: str, start: str | None, out: TextIO, cloc
         raise UsageError(f"--from {start!r} is not an instant with a zone, e.g. 2026-03-28T00:00Z") from None
     commit = gitsource.resolve(root, base) if base and not base.startswith("-") else None
     if commit is None:
-        where = "" if gitsource.git_output(root, "rev-parse", "--git-dir") else f": {root} is not in a git repository"
-        raise UsageError(f"unknown revision {base!r}{where}")
+        if gitsource.git_output(root, "rev-parse", "--git-dir") is None:
+            raise UsageError(f"unknown revision {base!r}: {root} is not in a git repository")
+        raise UsageError(f"unknown revision {base!r} (a remote branch must be fetched first)")
     tree = _tree(root, commit)
     try:
         files = gitsource.read_revision(root, tree) if tree else {}

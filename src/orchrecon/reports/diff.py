@@ -111,6 +111,7 @@ class OrchestrationDiff:
     notifications: Pair | None = None  # of tuple[Notification, ...]
     diagnostics: tuple[Diagnostic, ...] = ()  # INVALID: why
     changed_configurations: tuple[str, ...] = ()  # configurations it uses that change
+    invalid_at_base: bool = False  # ADDED: its file was there, but invalid
 
     @property
     def kept(self) -> bool:
@@ -252,6 +253,7 @@ def _orchestrations(
                 after=after,
                 schedules=((), _views(after.schedules, now)),
                 trigger=Pair(None, after.trigger) if after.trigger else None,
+                invalid_at_base=name in base_files,
             )
         elif name in files:
             problems = tuple(d for d in head.errors if d.file == file)

@@ -50,6 +50,7 @@ def _orchestration(o: OrchestrationDiff) -> dict[str, Any]:
         out["diagnostics"] = [_diagnostic(d) for d in o.diagnostics]
     if o.after is not None and o.before is None:
         out["definition"] = _definition(o.after)
+        out["invalidAtBase"] = o.invalid_at_base
     for key, pair in (("description", o.description), ("suspend", o.suspend)):
         if pair is not None:
             out[key] = {"before": pair.before, "after": pair.after}

@@ -99,7 +99,7 @@ def _orchestration_table(orchestrations: Sequence[OrchestrationDiff]) -> Iterato
 def _orchestration_summary(o: OrchestrationDiff) -> str:
     if o.change is Change.ADDED:
         assert o.after is not None
-        return f"added: {_shape(o.after)}"
+        return f"added: {_shape(o.after)}" + ("; invalid at the base" if o.invalid_at_base else "")
     if o.change is Change.REMOVED:
         return "removed: its schedules and trigger stop"
     if o.change is Change.INVALID:
