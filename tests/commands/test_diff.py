@@ -49,10 +49,13 @@ BASE_PHASES = """\
     - name: transform
       tasks:
         - {name: mart, config: tr/mart}
+        - {name: report, config: ex/a}
+        - {name: cleanup, config: ex/b, parameters: {drop: true}}
 """
 
-# orders renamed to shop-orders; customers moved to transform; ads moved behind a new task; mart continues on
-# failure with another parameter; a disabled task and a phase added.
+# orders renamed to shop-orders; customers moved to transform and disabled; ads moved behind a new task; mart
+# continues on failure with another parameter; report runs another configuration; cleanup removed; a disabled
+# task and a phase added.
 HEAD_PHASES = """\
     - name: extract
       tasks:
@@ -61,8 +64,9 @@ HEAD_PHASES = """\
         - {name: shop-orders, config: ex/a, parameters: {days: 3}}
     - name: transform
       tasks:
-        - {name: customers, config: ex/b}
+        - {name: customers, config: ex/b, enabled: false}
         - {name: mart, config: tr/mart, continueOnFailure: true, parameters: {full: true}}
+        - {name: report, config: tr/mart}
     - name: load
       tasks:
         - {name: publish, config: tr/mart}
@@ -203,6 +207,9 @@ def test_moved_tasks_to_another_phase_and_position(tmp_path: Path, capsys: pytes
     assert tasks["mart"]["continueOnFailure"] == {"before": False, "after": True}
     assert tasks["mart"]["parameters"] == [{"key": "full", "after": "true"}]
     assert tasks["extra"]["definition"]["enabled"] is False
+    assert tasks["customers"]["enabled"] == {"before": True, "after": False}
+    assert tasks["report"]["config"] == {"before": "ex/a", "after": "tr/mart"}
+    assert tasks["cleanup"]["change"] == "removed"
 
 
 def _plan(capsys: pytest.CaptureFixture[str], root: Path, fmt: str) -> str:

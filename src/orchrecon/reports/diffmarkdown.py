@@ -267,7 +267,7 @@ def _changes(o: OrchestrationDiff) -> list[str]:
     lines: list[str] = []
     if o.description:
         lines.append(
-            f"- description: {_code(repr_text(o.description.before))} → {_code(repr_text(o.description.after))}"
+            f"- description: {_code(_or_none(o.description.before))} → {_code(_or_none(o.description.after))}"
         )
     if o.suspend:
         lines.append(
@@ -361,7 +361,7 @@ def _configuration_details(c: ConfigurationDiff) -> str:
 # --- text ------------------------------------------------------------------------------------------------------
 
 
-def repr_text(value: object) -> str:
+def _or_none(value: object) -> str:
     return str(value) if value else "(none)"
 
 
