@@ -266,9 +266,7 @@ def _task_settings(task: Task) -> str:
 def _changes(o: OrchestrationDiff) -> list[str]:
     lines: list[str] = []
     if o.description:
-        lines.append(
-            f"- description: {_code(_or_none(o.description.before))} → {_code(_or_none(o.description.after))}"
-        )
+        lines.append(f"- description: {_code(_or_none(o.description.before))} → {_code(_or_none(o.description.after))}")
     if o.suspend:
         lines.append(
             "- suspended: schedules and triggers stop"
