@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from orchrecon.reports.diffmarkdown import MARKER
+from orchrecon.reports.diff.markdown import MARKER
 from tests.builders import clone_with_remote, write
 from tests.conftest import ROOT
 

@@ -11,7 +11,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from orchrecon.cli import main
-from orchrecon.reports.diffmarkdown import COMMENT_LIMIT, MARKER
+from orchrecon.reports.diff.markdown import COMMENT_LIMIT, MARKER
 from tests.builders import CONFIG, git, small_repo, write
 
 FROM = "2027-03-26T00:00Z"  # Prague springs forward on 2027-03-28

@@ -8,8 +8,10 @@ from syrupy.assertion import SnapshotAssertion
 
 from orchrecon.documents.result import Validation
 from orchrecon.documents.validation import validate_files
-from orchrecon.reports import diffjson, diffmarkdown
-from orchrecon.reports.diff import HIDDEN_VALUE, Change, Diff, KeyChange, Pair, compare, key_changes
+from orchrecon.reports.diff import asjson, markdown
+from orchrecon.reports.diff.compare import compare
+from orchrecon.reports.diff.keys import HIDDEN_VALUE, key_changes
+from orchrecon.reports.diff.model import Change, Diff, KeyChange, Pair
 from tests.builders import CONFIG
 
 NOW = datetime(2027, 10, 30, tzinfo=UTC)  # Europe falls back on the 31st
@@ -94,7 +96,7 @@ def test_orchestration_settings_phases_and_notifications(snapshot: SnapshotAsser
     assert o.notifications is not None
     # `three` moved with its phase, not within it
     assert [(t.name, t.change) for t in o.tasks] == [("two", Change.REMOVED)]
-    assert diffjson.to_json(_diff(BASE, _head())) == snapshot
+    assert asjson.to_json(_diff(BASE, _head())) == snapshot
 
 
 def test_configurations_removed_and_invalid_and_other_files(snapshot: SnapshotAssertion) -> None:
@@ -108,7 +110,7 @@ def test_configurations_removed_and_invalid_and_other_files(snapshot: SnapshotAs
         "1 orchestration changes; 1 configuration removed, 1 invalid "
         "(what uses it is kept at its last good definition); project settings change; 1 other file invalid"
     )
-    assert diffmarkdown.render(diff) == snapshot
+    assert markdown.render(diff) == snapshot
 
 
 def test_project_settings_hide_a_literal_password() -> None:
@@ -146,19 +148,19 @@ def test_a_document_invalid_at_the_base_and_valid_now_is_added_and_says_so() -> 
     base = {**BASE, "orchestrations/o.yaml": _orchestration().replace("config: ex/a", "config: ex/nope")}
     (o,) = _diff(base, BASE).orchestrations
     assert (o.change, o.invalid_at_base) == (Change.ADDED, True)
-    assert "| `+` | `o` | added: 3 phases, 3 tasks; invalid at the base |" in diffmarkdown.render(_diff(base, BASE))
+    assert "| `+` | `o` | added: 3 phases, 3 tasks; invalid at the base |" in markdown.render(_diff(base, BASE))
 
 
 def test_no_changes() -> None:
     diff = _diff(BASE, BASE)
     assert (diff.changes, diff.verdict) == (False, "No changes")
-    assert diffmarkdown.render(diff).splitlines()[0] == "**No changes**"
+    assert markdown.render(diff).splitlines()[0] == "**No changes**"
 
 
 def test_a_small_limit_cuts_inside_a_table_and_says_so() -> None:
     head = {**BASE, **{f"orchestrations/o{i}.yaml": _orchestration(f"o{i}") for i in range(40)}}
-    full = diffmarkdown.render(_diff(BASE, head))
-    cut = diffmarkdown.render(_diff(BASE, head), limit=2000)
+    full = markdown.render(_diff(BASE, head))
+    cut = markdown.render(_diff(BASE, head), limit=2000)
     assert len(cut) <= 2000 < len(full)
     assert cut.startswith("**40 orchestrations added**\n")
     assert "rows" not in cut

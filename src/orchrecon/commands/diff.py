@@ -17,8 +17,8 @@ from orchrecon.commands import Subparsers
 from orchrecon.documents.repository import find_root, validate_tree
 from orchrecon.documents.validation import validate_files
 from orchrecon.errors import UsageError
-from orchrecon.reports import diffjson, diffmarkdown
-from orchrecon.reports.diff import compare
+from orchrecon.reports.diff import asjson, markdown
+from orchrecon.reports.diff.compare import compare
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -53,9 +53,9 @@ def run(*, repo: Path, base: str, fmt: str, start: str | None, out: TextIO, cloc
     # Most documents are the same on both sides: the base reuses the working tree's, parsed once.
     diff = compare(validate_files(files, known=head.documents), head, base_name=base, commit=commit, now=now)
     if fmt == "json":
-        out.write(json.dumps(diffjson.to_json(diff), indent=2, ensure_ascii=False) + "\n")
+        out.write(json.dumps(asjson.to_json(diff), indent=2, ensure_ascii=False) + "\n")
     else:
-        out.write(diffmarkdown.render(diff))
+        out.write(markdown.render(diff))
     return 1 if diff.changes else 0
 
 

@@ -9,7 +9,7 @@ from orchrecon.clock import format_time
 from orchrecon.documents.durations import format_duration
 from orchrecon.documents.model import Notification, Orchestration, Task, Trigger
 from orchrecon.errors import Diagnostic, Severity
-from orchrecon.reports.diff import (
+from orchrecon.reports.diff.model import (
     Change,
     ConfigurationDiff,
     Diff,

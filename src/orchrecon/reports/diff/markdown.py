@@ -10,9 +10,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from orchrecon.documents.model import Orchestration, Task
+from orchrecon.documents.durations import format_duration
+from orchrecon.documents.model import Notification, Orchestration, Task, Trigger
 from orchrecon.errors import Diagnostic, Severity
-from orchrecon.reports.diff import (
+from orchrecon.reports.diff.model import (
     Change,
     ConfigurationDiff,
     Diff,
@@ -20,8 +21,6 @@ from orchrecon.reports.diff import (
     OrchestrationDiff,
     ScheduleView,
     TaskDiff,
-    notification_summary,
-    trigger_summary,
 )
 from orchrecon.scheduling.labels import local_label, offset_label, utc_label
 
@@ -228,10 +227,10 @@ def _orchestration_details(o: OrchestrationDiff, base: str) -> str:
             lines += _schedules("after", o.schedules[1])
         lines += ["```", ""]
     if o.trigger is not None:
-        lines += _before_after("Trigger", trigger_summary(o.trigger.before), trigger_summary(o.trigger.after), o)
+        lines += _before_after("Trigger", _trigger(o.trigger.before), _trigger(o.trigger.after), o)
     if o.notifications is not None:
-        before = "; ".join(notification_summary(n) for n in o.notifications.before) or "none"
-        after = "; ".join(notification_summary(n) for n in o.notifications.after) or "none"
+        before = "; ".join(_notification(n) for n in o.notifications.before) or "none"
+        after = "; ".join(_notification(n) for n in o.notifications.after) or "none"
         lines += _before_after("Notifications", before, after, o)
     if o.changed_configurations:
         refs = ", ".join(f"`{r}`" for r in o.changed_configurations)
@@ -354,6 +353,21 @@ def _configuration_details(c: ConfigurationDiff) -> str:
         lines += [*(f"- {_diagnostic(d)}" for d in c.diagnostics), ""]
     lines += ["</details>", ""]
     return "\n".join(lines)
+
+
+def _trigger(trigger: Trigger | None) -> str:
+    """`when in.a, in.b are all updated, cool-down 50m`, or `none`."""
+    if trigger is None:
+        return "none"
+    tables = f"{trigger.tables[0]} is" if len(trigger.tables) == 1 else f"{', '.join(trigger.tables)} are all"
+    return f"when {tables} updated, cool-down {format_duration(trigger.cooldown)}"
+
+
+def _notification(notification: Notification) -> str:
+    """`failed, warning → email data@example.com (overtime 50%)`."""
+    events = ", ".join(sorted(e.value for e in notification.events))
+    target = f"email {notification.email}" if notification.email else f"webhook {notification.webhook}"
+    return f"{events} → {target} (overtime {notification.overtime_percent}%)"
 
 
 # --- text ------------------------------------------------------------------------------------------------------
