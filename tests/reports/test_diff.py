@@ -10,7 +10,7 @@ from orchrecon.documents.result import Validation
 from orchrecon.documents.validation import validate_files
 from orchrecon.reports.diff import asjson, markdown
 from orchrecon.reports.diff.compare import compare
-from orchrecon.reports.diff.keys import HIDDEN_VALUE, key_changes
+from orchrecon.reports.diff.keys import HIDDEN_VALUE, key_changes, webhook_shown
 from orchrecon.reports.diff.model import Change, Diff, KeyChange, Pair
 from tests.builders import CONFIG
 
@@ -168,3 +168,17 @@ def test_a_small_limit_cuts_inside_a_table_and_says_so() -> None:
     assert note.startswith("> **Cut** to stay under GitHub's 65,536-character comment limit: ")
     assert note.endswith("left out. `orchrecon diff --base origin/main` shows everything.")
     assert "40 detail sections" in note
+
+
+def test_a_webhook_shows_its_host_only() -> None:
+    assert webhook_shown("https://hooks.slack.com/services/T0/B0/secret") == "https://hooks.slack.com/…"
+    assert webhook_shown("https://hooks.example?token=secret") == "https://hooks.example/…"
+    assert webhook_shown("https://hooks.example/") == "https://hooks.example"
+    head = {
+        **BASE,
+        "orchestrations/o.yaml": _orchestration().replace("email: a@example.com", "webhook: https://h.example/s3cret"),
+    }
+    out = markdown.render(_diff(BASE, head))
+    assert "failed → webhook https://h.example/… (overtime 50%)" in out
+    assert "s3cret" not in out
+    assert "s3cret" not in str(asjson.to_json(_diff(BASE, head)))

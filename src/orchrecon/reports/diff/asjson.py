@@ -9,6 +9,7 @@ from orchrecon.clock import format_time
 from orchrecon.documents.durations import format_duration
 from orchrecon.documents.model import Notification, Orchestration, Task, Trigger
 from orchrecon.errors import Diagnostic, Severity
+from orchrecon.reports.diff.keys import webhook_shown
 from orchrecon.reports.diff.model import (
     Change,
     ConfigurationDiff,
@@ -140,7 +141,7 @@ def _notification(n: Notification) -> dict[str, Any]:
     return {
         "events": sorted(e.value for e in n.events),
         "email": n.email,
-        "webhook": n.webhook,
+        "webhook": webhook_shown(n.webhook) if n.webhook else None,
         "overtimePercent": n.overtime_percent,
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -56,3 +57,10 @@ def _shown(value: Any, secret: bool) -> str | None:
         return HIDDEN_VALUE
     text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
     return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 1] + "…"
+
+
+def webhook_shown(url: str) -> str:
+    """A webhook's scheme and host only: the path of one (Slack's, say) is often its secret."""
+    parts = urllib.parse.urlsplit(url)
+    rest = "/…" if parts.path.strip("/") or parts.query else ""
+    return f"{parts.scheme}://{parts.hostname or ''}{rest}"

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from orchrecon.documents.durations import format_duration
 from orchrecon.documents.model import Notification, Orchestration, Task, Trigger
 from orchrecon.errors import Diagnostic, Severity
+from orchrecon.reports.diff.keys import webhook_shown
 from orchrecon.reports.diff.model import (
     Change,
     ConfigurationDiff,
@@ -366,7 +367,9 @@ def _trigger(trigger: Trigger | None) -> str:
 def _notification(notification: Notification) -> str:
     """`failed, warning → email data@example.com (overtime 50%)`."""
     events = ", ".join(sorted(e.value for e in notification.events))
-    target = f"email {notification.email}" if notification.email else f"webhook {notification.webhook}"
+    target = (
+        f"email {notification.email}" if notification.email else f"webhook {webhook_shown(notification.webhook or '')}"
+    )
     return f"{events} → {target} (overtime {notification.overtime_percent}%)"
 
 
