@@ -13,6 +13,7 @@ from pathlib import Path
 from orchrecon import __version__
 from orchrecon.commands import (
     cancel,
+    diff,
     health,
     init,
     ledger,
@@ -35,6 +36,7 @@ from orchrecon.errors import OrchreconError, cause, printable, user_error
 COMMANDS = (
     validate,
     plan,
+    diff,
     run,
     retry,
     cancel,

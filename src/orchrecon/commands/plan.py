@@ -7,8 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
-from functools import cache
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
@@ -21,6 +20,7 @@ from orchrecon.documents.durations import format_duration
 from orchrecon.documents.model import Orchestration
 from orchrecon.errors import UsageError
 from orchrecon.scheduling.firetimes import dst_transitions, next_fire_times
+from orchrecon.scheduling.labels import local_label, offset_label, utc_label
 from orchrecon.scheduling.triggers import TriggerView, evaluate, trigger_key
 
 MAX_COUNT = 1000
@@ -167,32 +167,6 @@ def _trigger(o: Orchestration, context: _Context) -> dict[str, Any]:
     }
 
 
-def _utc(at: datetime) -> str:
-    # isoformat is C and several times faster than strftime; plan renders tens of thousands of instants.
-    return at.isoformat()[:19] + "Z"
-
-
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
-def _local(local: datetime) -> str:
-    """`Fri 2027-03-26 06:00 +01:00`."""
-    offset = local.utcoffset()
-    assert offset is not None
-    return f"{_WEEKDAYS[local.weekday()]} {local.isoformat()[:16].replace('T', ' ')} {_offset_label(offset)}"
-
-
-@cache
-def _offset_label(offset: timedelta) -> str:
-    return _offset(offset.total_seconds())
-
-
-def _offset(seconds: float) -> str:
-    sign = "+" if seconds >= 0 else "-"
-    minutes = int(abs(seconds)) // 60
-    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
-
-
 def _json(plan: dict[str, Any]) -> dict[str, Any]:
     """The plan with its instants as `{"utc": "…Z", "local": "…+02:00"}`."""
     schedules = []
@@ -203,13 +177,13 @@ def _json(plan: dict[str, Any]) -> dict[str, Any]:
                 "cron": s["cron"],
                 "timezone": s["timezone"],
                 "catchUp": s["catchUp"],
-                "next": [{"utc": _utc(at), "local": at.astimezone(tz).isoformat()} for at in s["next"]],
+                "next": [{"utc": utc_label(at), "local": at.astimezone(tz).isoformat()} for at in s["next"]],
                 "dstTransitions": [
                     {
-                        "utc": _utc(t.at),
+                        "utc": utc_label(t.at),
                         "local": t.at.astimezone(tz).isoformat(),
-                        "offsetBefore": _offset(t.before.total_seconds()),
-                        "offsetAfter": _offset(t.after.total_seconds()),
+                        "offsetBefore": offset_label(t.before.total_seconds()),
+                        "offsetAfter": offset_label(t.after.total_seconds()),
                     }
                     for t in s["dstTransitions"]
                 ],
@@ -227,10 +201,10 @@ def _text(plan: dict[str, Any]) -> str:
         lines.append(f"  schedule {s['cron']} ({s['timezone']}, catch-up {s['catchUp']})")
         for i, at in enumerate(s["next"]):
             label = "next" if i == 0 else "    "
-            lines.append(f"    {label}  {_local(at.astimezone(tz))}  ({_utc(at)})")
+            lines.append(f"    {label}  {local_label(at.astimezone(tz))}  ({utc_label(at)})")
         for t in s["dstTransitions"]:
-            before, after = _offset(t.before.total_seconds()), _offset(t.after.total_seconds())
-            lines.append(f"    DST   {_utc(t.at)}: UTC{before} -> UTC{after}")
+            before, after = offset_label(t.before.total_seconds()), offset_label(t.after.total_seconds())
+            lines.append(f"    DST   {utc_label(t.at)}: UTC{before} -> UTC{after}")
     if plan["trigger"]:
         lines += _trigger_text(plan["trigger"])
     for i, phase in enumerate(plan["phases"], start=1):

@@ -85,24 +85,32 @@ def _gc_paused() -> Iterator[None]:
 
 
 def validate_files(
-    files: Mapping[str, bytes], validator: SchemaValidator | None = None, *, sizes: Mapping[str, int] | None = None
+    files: Mapping[str, bytes],
+    validator: SchemaValidator | None = None,
+    *,
+    sizes: Mapping[str, int] | None = None,
+    known: Mapping[str, Document] | None = None,
 ) -> Validation:
-    """Validate every document in `files` (repository-relative POSIX path -> raw bytes); `sizes` holds
-    the real size of each file a reader cut short, for the message that refuses it."""
+    """Validate every document in `files` (repository-relative POSIX path -> raw bytes). `sizes` holds
+    the real size of each file a reader cut short, for the message that refuses it. `known`: documents
+    already loaded by another validation (its `documents`); a file with the same path and text is not parsed again."""
     validator = validator or SchemaValidator()
     result = Validation()
     with _gc_paused():
         wanted = [(file, kind) for file in sorted(files) if (kind := expected_kind(file)) is not None]
         placed = [(file, kind) for file, kind in wanted if not _misplaced(result, file, kind, files)]
         for file, kind in placed:
-            _check_one(result, file, _load(file, files[file], (sizes or {}).get(file)), kind, validator)
+            _check_one(result, file, _load(file, files[file], (sizes or {}).get(file), known or {}), kind, validator)
         checks.check_repository(result)
     result.diagnostics.sort(key=lambda d: (d.file, d.line, d.col, d.message))
     result.invalid_files.update(d.file for d in result.errors)
     return result
 
 
-def _load(file: str, raw: bytes, size: int | None) -> Document | LoadError:
+def _load(file: str, raw: bytes, size: int | None, known: Mapping[str, Document]) -> Document | LoadError:
+    same = known.get(file)
+    if same is not None and same.text.encode() == raw:  # documents are never changed once loaded
+        return same
     try:
         return load_text(file, raw, size=size)
     except LoadError as exc:
