@@ -22,7 +22,7 @@ from orchrecon.documents.result import Validation
 from orchrecon.documents.validation import validate_files
 from orchrecon.reconcile import desired as desired_state
 from orchrecon.reconcile.desired import Desired
-from orchrecon.reconcile.status import RECENT_RUNS, encode, orchestration_status, write_texts
+from orchrecon.reconcile.status import RECENT_RUNS, encode, orchestration_status, recent_runs, write_texts
 from orchrecon.reports.index import render_index
 from orchrecon.reports.orchestration import ReportFacts, render_report
 from orchrecon.runs.definition import RunDefinition
@@ -187,19 +187,7 @@ def _unreconciled(name: str, now: datetime, runs: list[RunSummary]) -> dict[str,
         "suspended": False,
         "schedules": [],
         "trigger": None,
-        "recentRuns": [
-            {
-                "id": r.id,
-                "status": r.status.value,
-                "trigger": r.trigger,
-                "requestedAt": r.requested_at,
-                "startedAt": r.started_at,
-                "finishedAt": r.finished_at,
-                "by": r.by,
-                "retryOf": r.retry_of,
-            }
-            for r in runs[:RECENT_RUNS]
-        ],
+        "recentRuns": recent_runs(runs),
         "updatedAt": format_time(now),
     }
 

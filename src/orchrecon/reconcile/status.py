@@ -131,21 +131,26 @@ def orchestration_status(
         "suspended": bool(applied and applied.suspend),
         "schedules": schedules,
         "trigger": _trigger(trigger, trigger_armed) if applied and applied.trigger and desired.active else None,
-        "recentRuns": [
-            {
-                "id": r.id,
-                "status": r.status.value,
-                "trigger": r.trigger,
-                "requestedAt": r.requested_at,
-                "startedAt": r.started_at,
-                "finishedAt": r.finished_at,
-                "by": r.by,
-                "retryOf": r.retry_of,
-            }
-            for r in runs[:RECENT_RUNS]
-        ],
+        "recentRuns": recent_runs(runs),
         "updatedAt": format_time(now.astimezone(UTC)),
     }
+
+
+def recent_runs(runs: Sequence[RunSummary]) -> list[dict[str, Any]]:
+    """The `recentRuns` of a status file: the newest RECENT_RUNS of `runs` (newest first)."""
+    return [
+        {
+            "id": r.id,
+            "status": r.status.value,
+            "trigger": r.trigger,
+            "requestedAt": r.requested_at,
+            "startedAt": r.started_at,
+            "finishedAt": r.finished_at,
+            "by": r.by,
+            "retryOf": r.retry_of,
+        }
+        for r in runs[:RECENT_RUNS]
+    ]
 
 
 def _trigger(state: TriggerState | None, armed: str | None) -> dict[str, Any]:
