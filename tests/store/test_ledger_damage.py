@@ -51,7 +51,7 @@ def test_run_refuses_in_one_line_and_records_nothing(ws: Workspace, kind: Kind, 
     assert len(ws.probes(event="start")) == 2  # the two runs before the damage; no task ran
 
 
-READING = (("runs",), ("show", "FIRST"), ("plan",), ("tables", "list"))
+READING = (("runs",), ("show", "FIRST"), ("plan",), ("tables", "list"), ("status",), ("logs", "FIRST"))
 APPENDING = (
     ("run", "daily"),
     ("retry", "FIRST"),
@@ -59,6 +59,7 @@ APPENDING = (
     ("tables", "touch", "in.c-ex.t"),
     ("tokens", "rotate", "daily"),
     ("reconcile", "--once"),
+    ("report",),  # appends nothing, but rewrites every status file and report from what the ledger says
 )
 
 

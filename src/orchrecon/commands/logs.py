@@ -55,7 +55,7 @@ def run(
     environ: Mapping[str, str],
 ) -> int:
     """Print the logs; 0 once they are printed (whatever the run's status), 2 for an unknown run or task."""
-    app = open_app(repo, state_dir, environ=environ)
+    app = open_app(repo, state_dir, environ=environ, read_only=True)
     view = app.run_view(run_id)
     if task is not None and view.task(task) is None:
         names = ", ".join(t.name for p in view.phases for t in p.tasks)

@@ -33,7 +33,7 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
 def run(
     *, repo: Path, state_dir: Path | None, name: str | None, fmt: str, out: TextIO, environ: Mapping[str, str]
 ) -> int:
-    app = open_app(repo, state_dir, environ=environ)
+    app = open_app(repo, state_dir, environ=environ, read_only=True)
     desired = desired_from_ledger(app)
     statuses, facts = Publisher(app).compute(desired, () if name is None else (name,))
     if name is not None and name not in statuses:
