@@ -1,4 +1,4 @@
-"""The pure scheduling core (`orchrecon.scheduling.firetimes`), against SPEC section 3 (Debian cron's DST rules).
+"""The pure scheduling core (`orchrecon.scheduling.firetimes`), against docs/runs.md (Debian cron's DST rules).
 
 Every expected instant below was derived by hand from the IANA rules and checked with zoneinfo, e.g.
 `datetime(2026, 3, 29, 1, 0, tzinfo=UTC).astimezone(ZoneInfo("Europe/Prague"))` is 03:00+02:00.

@@ -1,4 +1,4 @@
-"""Properties of `scheduling.firetimes` for random valid cron expressions, zones and instants (SPEC section 3)."""
+"""Properties of `scheduling.firetimes` for random valid cron expressions, zones and instants (docs/runs.md)."""
 
 from __future__ import annotations
 
@@ -192,7 +192,7 @@ def _gap_end(low: datetime, high: datetime, zone: ZoneInfo) -> datetime:
 
 
 def _instants(expr: CronExpr, wall: datetime, zone: ZoneInfo) -> list[datetime]:
-    """The instants a matching local wall time fires at, by SPEC section 3."""
+    """The instants a matching local wall time fires at, by docs/runs.md."""
     candidates = {wall.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1)}
     real = sorted(u for u in candidates if u.astimezone(zone).replace(tzinfo=None) == wall)
     if not expr.wall_clock:

@@ -1,4 +1,4 @@
-"""Schedule decisions (`orchrecon.scheduling.slots`), one test per sentence of SPEC section 3 on schedules.
+"""Schedule decisions (`orchrecon.scheduling.slots`), one test per sentence of docs/runs.md on schedules.
 
 `decide` is pure: the slots in (since, now], each on time (fire), missed, or suspended. `ScheduleBook`
 keeps each followed schedule's next slot so that a tick only looks at what is due. Every time below is

@@ -1,4 +1,4 @@
-"""Event-trigger decisions (`orchrecon.scheduling.triggers`), one test per sentence of SPEC section 3 on triggers.
+"""Event-trigger decisions (`orchrecon.scheduling.triggers`), one test per sentence of docs/runs.md on triggers.
 
 `evaluate` is pure: the trigger, what the ledger says (`TriggerView`) and `now`. Every time below is an
 explicit aware UTC datetime, or advanced through `tests.clocks.FakeClock`; the real clock is never read.
