@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+from functools import cache
 from typing import Any
 
 import pytest
@@ -22,9 +23,27 @@ NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="Node is not installed: the mermaid parser runs under Node")
 
 
+@cache
+def _install_checker() -> None:
+    """The pinned mermaid and jsdom of tests/mermaid/package-lock.json, installed once (as `.ci/run` does),
+    so README's test command needs no step of its own."""
+    if (CHECKER / "node_modules" / "mermaid").is_dir():
+        return
+    npm = shutil.which("npm")
+    assert npm is not None, f"node is here but npm is not: install the checker with `npm ci --prefix {CHECKER}`"
+    done = subprocess.run(
+        [npm, "ci", "--prefix", str(CHECKER), "--no-audit", "--no-fund"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, f"npm ci --prefix {CHECKER} failed: {done.stderr.strip()[-500:]}"
+
+
 def parse(*charts: str) -> list[dict[str, Any]]:
     """Each chart through mermaid.parse() and the gantt's task list, in a real Node process."""
-    assert (CHECKER / "node_modules" / "mermaid").is_dir(), f"run `npm ci --prefix {CHECKER}` (.ci/run does)"
+    _install_checker()
     assert NODE is not None
     done = subprocess.run(
         [NODE, str(CHECKER / "check.mjs")],
