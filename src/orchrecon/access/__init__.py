@@ -1,0 +1,1 @@
+"""Who may do what through the API: token scopes, decided without I/O."""
