@@ -226,3 +226,22 @@ def test_a_damaged_token_file_is_one_line_exit_1_and_left_as_it_is(box: Box, sna
     for argv in (["tokens", "list"], ["tokens", "create", "other", "--scope", "admin"], ["tokens", "revoke", "ci"]):
         assert box.one_line_error(*argv) == snapshot
     assert file.read_bytes() == damaged
+
+
+def test_tokens_work_from_the_state_directory_alone(box: Box, tmp_path: Path) -> None:
+    assert box.cli("tokens", "rotate", "daily").code == 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+
+    def orchrecon(*args: str) -> Done:
+        argv = [sys.executable, "-m", "orchrecon", "--state-dir", str(box.state), "tokens", *args]
+        done = subprocess.run(argv, cwd=empty, capture_output=True, text=True, check=False, timeout=60)
+        return Done(done.returncode, done.stdout, done.stderr)
+
+    created = orchrecon("create", "ci", "--scope", "runs:read")
+    assert created.code == 0, created.err
+    assert box.store().authenticate(created.out.strip()) is not None
+    assert [r["name"] for r in json.loads(orchrecon("list", "--format", "json").out)["tokens"]] == ["ci", "daily"]
+    assert orchrecon("revoke", "daily").code == 2
+    assert orchrecon("revoke", "ci").code == 0
+    assert box.store().authenticate(created.out.strip()) is None
