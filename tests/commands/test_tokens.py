@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import shlex
 import stat
 import subprocess
 import sys
@@ -45,7 +46,8 @@ class Box:
 
     def shell(self, script: str) -> Done:
         """`script` in bash, with `orchrecon` the installed command on this repository and state directory."""
-        command = f'orchrecon() {{ {sys.executable} -m orchrecon -C {self.repo} --state-dir {self.state} "$@"; }}\n'
+        base = shlex.join([sys.executable, "-m", "orchrecon", "-C", str(self.repo), "--state-dir", str(self.state)])
+        command = f'orchrecon() {{ {base} "$@"; }}\n'
         done = subprocess.run(["bash", "-c", command + script], capture_output=True, text=True, check=False, timeout=60)
         return Done(done.returncode, done.stdout, done.stderr)
 
@@ -116,6 +118,13 @@ def test_list_shows_api_and_orchestration_tokens_without_secrets(box: Box, snaps
     assert [
         {**r, "created": r["created"] and "<TIME>", "lastUsed": r["lastUsed"] and "<TIME>"} for r in box.listed()
     ] == snapshot(name="json")
+
+
+def test_list_creates_nothing_in_secrets(box: Box) -> None:
+    box.state.mkdir()
+    done = box.cli("tokens", "list", "--format", "json")
+    assert (done.code, json.loads(done.out)) == (0, {"tokens": []})
+    assert not (box.state / "secrets").exists() or not any((box.state / "secrets").iterdir())
 
 
 def test_list_never_shows_a_secret_or_its_hash(box: Box) -> None:

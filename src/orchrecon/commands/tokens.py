@@ -106,7 +106,7 @@ def _known(app: App) -> set[str]:
         defined = definitions.known_orchestrations(app)
     except OrchreconError:
         defined = set()
-    return defined | set(app.tokens.all())
+    return defined | set(app.tokens.names())
 
 
 def run_list(*, repo: Path, state_dir: Path | None, fmt: str, out: TextIO, environ: Mapping[str, str]) -> int:
@@ -148,7 +148,7 @@ def _rows(app: App) -> list[dict[str, Any]]:
         }
         for t in app.api_tokens.list()
     ]
-    for name in sorted(app.tokens.all()):
+    for name in app.tokens.names():
         principal = orchestration_principal(name)
         rows.append(
             {

@@ -119,7 +119,7 @@ class ApiTokenStore:
         with secretfiles.locked(self._file):
             stored = self._read()
             if name not in stored:
-                if name in self._orchestration_tokens.all():
+                if name in self._orchestration_tokens.names():
                     raise not_revocable(name)
                 raise NotFoundError(f"no token {name!r} (orchrecon tokens list shows them)")
             del stored[name]

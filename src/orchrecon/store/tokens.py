@@ -41,6 +41,11 @@ class TokenStore:
         with self._locked() as tokens:
             return dict(tokens)
 
+    def names(self) -> list[str]:
+        """The orchestrations that have a token, sorted; reads without locking or creating anything (the
+        file is only ever replaced whole)."""
+        return sorted(_checked(secretfiles.read(self._file), self._file))
+
     def owner(self, token: str) -> str | None:
         """The orchestration whose token `token` is, or None. Compares in constant time, against a copy of
         the file read again only when it changed (this runs once per API request)."""
