@@ -9,10 +9,13 @@ from __future__ import annotations
 import io
 import json
 import re
+import resource
 import shlex
+import signal
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -254,3 +257,32 @@ def test_tokens_work_from_the_state_directory_alone(box: Box, tmp_path: Path) ->
     assert orchrecon("revoke", "daily").code == 2
     assert orchrecon("revoke", "ci").code == 0
     assert box.store().authenticate(created.out.strip()) is None
+
+
+def _file_size_limit(limit: int) -> Callable[[], None]:
+    def apply() -> None:  # SIGXFSZ ignored: a write past the limit fails with EFBIG instead of killing
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_a_write_that_fails_is_one_line_naming_the_file_and_keeps_every_token(
+    box: Box, snapshot: SnapshotAssertion
+) -> None:
+    secrets = [box.create(name, "--scope", "admin") for name in ("one", "two")]
+    file = box.state / "secrets" / "api-tokens.json"
+    before = file.read_bytes()
+    argv = [sys.executable, "-m", "orchrecon", "-C", str(box.repo), "--state-dir", str(box.state)]
+    done = subprocess.run(
+        [*argv, "tokens", "create", "three", "--scope", "admin"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        preexec_fn=_file_size_limit(len(before) // 2),
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.replace(str(box.state), "<STATE>") == snapshot
+    assert file.read_bytes() == before
+    assert all(box.store().authenticate(s) is not None for s in secrets)

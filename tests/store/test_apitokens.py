@@ -222,3 +222,13 @@ def test_a_damaged_orchestration_token_file_is_one_error_naming_it(store: ApiTok
         store.authenticate("orco_x")
     with pytest.raises(StorageError, match=r"orchestration-tokens.json: damaged"):
         TokenStore(secrets_dir).get("daily")
+
+
+def test_a_left_over_temporary_file_does_not_lend_its_mode(store: ApiTokenStore, secrets_dir: Path) -> None:
+    secrets_dir.mkdir(parents=True)
+    left = secrets_dir / "api-tokens.tmp"
+    left.write_text("half a file")
+    left.chmod(0o644)
+    store.create("ci", scopes=["admin"])
+    assert stat.S_IMODE((secrets_dir / "api-tokens.json").stat().st_mode) == 0o600
+    assert not left.exists()
