@@ -12,6 +12,7 @@ The observer gets each record, and also progress events that are never written t
 from __future__ import annotations
 
 import asyncio
+import bisect
 import contextlib
 import os
 import secrets
@@ -55,6 +56,7 @@ class _Active:
     fault: StorageError | None = None  # the first record of this run the ledger refused
     ending: bool = False  # `_finish` was called: its outcome stands
     waiting_for: str = ""  # the run it was last said to wait for
+    turn: asyncio.Event = field(default_factory=asyncio.Event)  # set when it heads its orchestration's queue here
 
 
 class Runner:
@@ -90,6 +92,14 @@ class Runner:
         self._pending_cancels: dict[str, str] = {}  # requested here, cancelled before `execute` began
         self._stop_reason: str | None = None  # set by `cancel_all`: nothing starts any more
         self._config_locks: dict[str, FileLock] = {}  # kept open: one open(2) per configuration, not per task
+        # One reader follows the ledger for cancel requests of every run executing here: a reader per run
+        # would decode every record once per run (with 200 runs waiting, most of the loop's time).
+        self._watched: dict[str, _Active] = {}
+        # Runs waiting here for their orchestration, in request order: only the first one polls the lock,
+        # so a hundred waiting runs cost what one does.
+        self._queues: dict[str, list[_Active]] = {}
+        self._cancels_from = Position()
+        self._cancel_reader: asyncio.Task[None] | None = None
 
     # -- requesting ----------------------------------------------------------------------------------
 
@@ -199,7 +209,7 @@ class Runner:
         pending = self._pending_cancels.pop(run_id, None) or self._stop_reason
         if cancelled or pending is not None:
             self.cancel(run_id, pending or "cancelled")
-        watcher = asyncio.create_task(self._watch_cancel_requests(active, position))
+        self._watch_cancel_requests(active, position)
         lock = orchestration_lock(self._state.locks, active.view.orchestration)
         try:
             try:
@@ -212,7 +222,7 @@ class Runner:
                 self._finish(active, RunStatus.TERMINATED)
             return active.view
         finally:
-            watcher.cancel()
+            self._watched.pop(run_id, None)
             lock.release()
             del self._active[run_id]
             try:
@@ -295,9 +305,28 @@ class Runner:
     async def _wait_turn(self, active: _Active, lock: FileLock) -> bool:
         """Wait until this run holds its orchestration's lock and no earlier request is still pending."""
         view = active.view
+        queue = self._queues.setdefault(view.orchestration, [])
+        bisect.insort(queue, active, key=lambda a: a.view.requested_seq)
+        try:
+            return await self._wait_in(active, queue, lock)
+        finally:
+            queue.remove(active)
+            if queue:
+                queue[0].turn.set()
+            else:
+                del self._queues[view.orchestration]
+
+    async def _wait_in(self, active: _Active, queue: list[_Active], lock: FileLock) -> bool:
+        view = active.view
         loop = asyncio.get_running_loop()
         next_look = 0.0
         while not active.cancel.is_set():
+            if queue[0] is not active:  # an earlier run of this process waits too: this one's turn comes after
+                if self._observer is not None and loop.time() >= next_look:
+                    self._say_waiting(active, self._earlier(view))
+                    next_look = loop.time() + WAIT_LOOK_SECONDS
+                await _first_of(active.turn, active.cancel, timeout=WAIT_LOOK_SECONDS)
+                continue
             if lock.try_acquire():
                 earlier = self._earlier(view)
                 if not earlier:
@@ -335,17 +364,32 @@ class Runner:
             }
         )
 
-    async def _watch_cancel_requests(self, active: _Active, position: Position) -> None:
-        """Follow the ledger from `position` for `run.cancel-requested` of this run (`orchrecon cancel`)."""
-        while not active.cancel.is_set():
-            await asyncio.sleep(CANCEL_POLL_SECONDS)
-            # A damaged line is passed over: this run goes on recording what is true, and every command
-            # that opens the ledger reports the damage.
-            for after, record in self._ledger.read(position, on_damage=lambda _: None):
-                position = after
-                if record.get("type") == "run.cancel-requested" and record.get("run") == active.view.id:
-                    by = record.get("by")
-                    self.cancel(active.view.id, f"cancelled by {by}" if by else "cancelled")
+    def _watch_cancel_requests(self, active: _Active, position: Position) -> None:
+        """Cancel `active` when the ledger after `position` holds a `run.cancel-requested` of it (`orchrecon
+        cancel`, the API). The shared reader goes back to `position` if it is past it: a record read twice
+        only cancels twice, which changes nothing."""
+        if not self._watched or position < self._cancels_from:
+            self._cancels_from = position
+        self._watched[active.view.id] = active
+        if self._cancel_reader is None:
+            self._cancel_reader = asyncio.create_task(self._read_cancel_requests())
+
+    async def _read_cancel_requests(self) -> None:
+        try:
+            while self._watched:
+                await asyncio.sleep(CANCEL_POLL_SECONDS)
+                # A damaged line is passed over: these runs go on recording what is true, and every command
+                # that opens the ledger reports the damage.
+                for after, record in self._ledger.read(self._cancels_from, on_damage=lambda _: None):
+                    self._cancels_from = after
+                    if record.get("type") != "run.cancel-requested":
+                        continue
+                    active = self._watched.get(record.get("run", ""))
+                    if active is not None and not active.cancel.is_set():
+                        by = record.get("by")
+                        self.cancel(active.view.id, f"cancelled by {by}" if by else "cancelled")
+        finally:
+            self._cancel_reader = None
 
     async def _run_phases(self, active: _Active) -> RunStatus:
         view, definition = active.view, active.definition
@@ -493,6 +537,16 @@ def _storage_error(exc: BaseException) -> StorageError | None:
     if isinstance(exc, BaseExceptionGroup):
         return next((found for e in exc.exceptions if (found := _storage_error(e)) is not None), None)
     return None
+
+
+async def _first_of(*events: asyncio.Event, timeout: float) -> None:
+    """Return when one of `events` is set, or after `timeout` seconds."""
+    waits = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
 
 
 async def _outcome(work: asyncio.Task[RunStatus]) -> RunStatus | None:

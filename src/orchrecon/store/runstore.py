@@ -14,8 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import threading
 from collections.abc import Callable, Collection, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,12 @@ class RunStore:
         # read-only state directory): it is only a cache, so reading commands go on without it.
         self._memory: sqlite3.Connection | None = None
         self._held: sqlite3.Connection | None = None  # inside `consistent`
+        # Each thread keeps its connection to index.sqlite: a long-running reconciler answering the API
+        # asks thousands of questions a minute, and opening a connection costs more than most of them.
+        self._local = threading.local()
+        # The ledger's end (segment, size, mtime) when this process last caught the index up: while it is
+        # the same, nothing was appended and the catch-up (a write transaction) is skipped.
+        self._caught_up: tuple[int, ...] | None = None
         self._on_damage = on_damage
         self._damage: list[Damage] = []
         self._told = False
@@ -309,7 +316,10 @@ class RunStore:
             return
         if self._memory is None:
             try:
-                self._refresh_file()
+                mark = self._ledger_mark()
+                if mark is None or mark != self._caught_up or not self._same_index():
+                    self._refresh_file()
+                    self._caught_up = mark
             except (sqlite3.DatabaseError, OSError) as exc:
                 if isinstance(exc, sqlite3.DatabaseError) and not faults.sqlite_unwritable(exc):
                     raise
@@ -328,11 +338,13 @@ class RunStore:
         except sqlite3.DatabaseError as exc:
             if faults.sqlite_unwritable(exc):
                 raise
+            self._drop_connection()
             self._index.unlink(missing_ok=True)  # damaged: it is only derived, build it again
             self._catch_up()
 
     def invalidate(self) -> None:
         """Make the next refresh rebuild the index from the whole ledger (`ledger repair` moved lines)."""
+        self._caught_up = None
         try:
             if self._memory is None:
                 self._index.parent.mkdir(parents=True, exist_ok=True)
@@ -353,16 +365,60 @@ class RunStore:
         if self._memory is not None:
             yield self._memory
             return
-        with closing(sqlite3.connect(self._index, timeout=30, isolation_level=None)) as db:
-            yield db
+        yield self._file_connection()
+
+    def _file_connection(self) -> sqlite3.Connection:
+        """This thread's connection to index.sqlite, opened again if the file was replaced (deleted and
+        rebuilt by another process): a connection to an unlinked file would keep an index nobody sees."""
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is not None and not self._same_index():
+            self._drop_connection()
+            db = None
+        if db is None:
+            db = sqlite3.connect(self._index, timeout=30, isolation_level=None)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(_SCHEMA)
+                identity = self._index.stat().st_ino
+            except BaseException:
+                db.close()
+                raise
+            self._local.db, self._local.identity = db, identity
+            self._caught_up = None  # a new file, perhaps empty: catch it up before trusting it
+        return db
+
+    def _same_index(self) -> bool:
+        """index.sqlite is still the file this thread's connection has open (True when none is open)."""
+        if getattr(self._local, "db", None) is None:
+            return True
+        try:
+            return bool(self._index.stat().st_ino == self._local.identity)
+        except FileNotFoundError:
+            return False
+
+    def _drop_connection(self) -> None:
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            self._local.db = None
+            db.close()
+
+    def _ledger_mark(self) -> tuple[int, ...] | None:
+        """Where the ledger ends, cheaply (one listdir, one stat); None when it cannot be told."""
+        numbers = self._ledger.segments()
+        if not numbers:
+            return (0,)
+        try:
+            found = (self._ledger.directory / segment_name(numbers[-1])).stat()
+        except OSError:
+            return None
+        return (len(numbers), numbers[-1], found.st_ino, found.st_size, found.st_mtime_ns)
 
     def _catch_up(self) -> None:
         if self._memory is None:
             self._index.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
-            if self._memory is None:
-                db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+            if self._memory is not None:
+                db.executescript(_SCHEMA)  # a file connection ran it when it opened
             db.execute("BEGIN IMMEDIATE")  # one process catches up at a time; the others then see it done
             try:
                 self._fold_into(db, self._covered(db))
