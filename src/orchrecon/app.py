@@ -16,6 +16,7 @@ from orchrecon.executors import Executor, TaskJob, TaskResult
 from orchrecon.executors.command import CommandExecutor
 from orchrecon.runs.state import RunView
 from orchrecon.store import state as state_dir
+from orchrecon.store.apitokens import ApiTokenStore
 from orchrecon.store.ledger import Ledger
 from orchrecon.store.records import SHOWN, Damage, LedgerDamagedError, notice
 from orchrecon.store.runstore import RunStore
@@ -31,6 +32,7 @@ class App:
     ledger: Ledger
     store: RunStore
     tokens: TokenStore
+    api_tokens: ApiTokenStore  # reads nothing until used
     environ: Mapping[str, str]
     working_tree: bool = True  # False: no repository here; definitions come from the state directory
 
@@ -130,6 +132,7 @@ def open_app(
         ledger=ledger,
         store=store,
         tokens=TokenStore(directory.secrets),
+        api_tokens=ApiTokenStore(directory.secrets, clock),
         environ=environ,
         working_tree=root is not None,
     )
