@@ -180,7 +180,7 @@ def start(root: Path, *extra: str, tokens: Mapping[str, tuple[str, ...]] = TOKEN
         wait_until(lambda: _url(state) or process.poll() is not None, "the API's url", START_SECONDS)
         assert process.poll() is None, server.err.read_text()
         server.url = _url(state)
-        wait_until(lambda: server.request("GET", "/readyz").status_code == 200, "/readyz", START_SECONDS)  # noqa: PLR2004
+        wait_until(lambda: server.request("GET", "/readyz").status_code == 200, "/readyz", START_SECONDS)
     except BaseException:
         server.stop()
         raise

@@ -51,7 +51,7 @@ CASES = [
 def test_scope(api: Server, token: str, method: str, path: str, status: int) -> None:
     answer = api.request(method, path, token)
     assert answer.status_code == status, answer.text
-    if status == 403:  # noqa: PLR2004
+    if status == 403:
         assert answer.json()["error"]["code"] == "forbidden"
 
 

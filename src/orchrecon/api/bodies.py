@@ -61,12 +61,11 @@ def _check(key: str, value: object, kind: Kind) -> None:
 
 
 def _json_type(value: object) -> str:
+    if isinstance(value, list):
+        odd = [v for v in value if not isinstance(v, str)]
+        return f"a list containing {_json_type(odd[0])}" if odd else "a list"
     if isinstance(value, bool):
         return "a boolean"
-    if isinstance(value, list):
-        return (
-            "a list containing " + _json_type(next(v for v in value if not isinstance(v, str))) if value else "a list"
-        )
     return {dict: "an object", str: "a string", int: "a number", float: "a number"}.get(type(value), "null")
 
 
