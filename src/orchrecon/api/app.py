@@ -52,11 +52,13 @@ def create_app(reconciler: Reconciling, tokens: Tokens, *, log: Log) -> Starlett
         Route("/api/v1/tokens", api.create_token, methods=post),
         Route("/api/v1/tokens/{name}", api.revoke_token, methods=delete),
     ]
-    return Starlette(
+    app = Starlette(
         routes=routes,
         middleware=[Middleware(Guard, log=log)],
         exception_handlers={ApiError: api_error, HTTPException: http_error},
     )
+    app.router.redirect_slashes = False  # a path is either an endpoint or a 404, never a redirect
+    return app
 
 
 def _json(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> JSONResponse:
@@ -195,7 +197,7 @@ class _Api:
                 422, f"table: {names.shown(table)} is not a table id (letters, digits, '_', '.', '-'; up to 200)"
             )
         if not self._r.knows_table(table):
-            raise ApiError(404, f"no table {table!r}: no applied trigger or configuration names it")
+            raise ApiError(404, f"no table {names.shown(table)}: no applied trigger or configuration names it")
         await read_object(request, {})
         _stopping(self._r)
         record = await _answer(self._r.table_updated(table, source=f"api token {principal.name}"))
@@ -218,7 +220,7 @@ class _Api:
 
         def create() -> tuple[str, Any]:
             if any(t.name == body["name"] for t in store.list()):
-                raise OrchreconError(f"a token named {body['name']!r} exists (revoke it first)")
+                raise OrchreconError(f"a token named {names.shown(body['name'])} exists (revoke it first)")
             secret = store.create(
                 body["name"],
                 scopes=body["scopes"],

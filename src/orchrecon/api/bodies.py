@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import Request
 
 from orchrecon.api.errors import ApiError
+from orchrecon.api.names import shown
 
 
 class Kind(Enum):
@@ -34,11 +35,13 @@ async def read_object(
             data = json.loads(raw)
         except (UnicodeDecodeError, ValueError) as exc:
             raise ApiError(422, f"body: not JSON ({_first_line(exc)})") from None
+        except RecursionError:
+            raise ApiError(422, "body: nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(422, f"body: must be a JSON object, not {_json_type(data)}")
     unknown = sorted(k for k in data if k not in fields)
     if unknown:
-        raise ApiError(422, f"body: unknown field {unknown[0]!r} (fields: {', '.join(fields) or 'none'})")
+        raise ApiError(422, f"body: unknown field {shown(unknown[0])} (fields: {', '.join(fields) or 'none'})")
     missing = [k for k in required if k not in data]
     if missing:
         raise ApiError(422, f"{missing[0]}: required")
