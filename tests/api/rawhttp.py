@@ -5,6 +5,7 @@ send ten thousand requests in seconds."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -43,7 +44,5 @@ class Connection:
             writer = self._streams[1]
             self._streams = None
             writer.close()
-            try:
+            with contextlib.suppress(OSError):
                 await writer.wait_closed()
-            except OSError:
-                pass
