@@ -49,12 +49,12 @@ def test_no_token_is_in_the_ledger_logs_status_reports_metrics_or_error_bodies(a
     assert any(p.parent.name == "ledger" for p in written)
     assert any(p.suffix == ".log" for p in written)
     assert any(p.parent.name == "reports" for p in written)
-    for path in [*written, api.out, api.err]:
-        data = path.read_bytes()
-        assert not [s for s in secrets if s.encode() in data], path
-    for path in _files(api.state / "secrets"):  # only a salted hash of an API token is kept
-        data = path.read_bytes()
-        assert not [s for s in api.secrets.values() if s.encode() in data or s[4:].encode() in data], path
+    for file in [*written, api.out, api.err]:
+        data = file.read_bytes()
+        assert not [s for s in secrets if s.encode() in data], file
+    for file in _files(api.state / "secrets"):  # only a salted hash of an API token is kept
+        data = file.read_bytes()
+        assert not [s for s in api.secrets.values() if s.encode() in data or s[4:].encode() in data], file
 
 
 def _segment(rng: random.Random) -> str:
