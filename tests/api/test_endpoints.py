@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from orchrecon.clock import SystemClock
+from orchrecon.store.ledger import Ledger
 from tests.api.server import Server, wait_until
 
 
@@ -162,3 +164,22 @@ def test_metrics_count_runs_and_passes(api: Server) -> None:
     ):
         assert name in text, name
     assert run_id not in text
+
+
+def test_metrics_count_notifications_from_the_ledger_without_the_recipient(api: Server) -> None:
+    delivery = {"run": "20261202-000000-abcdef", "orchestration": "daily", "event": "failed", "attempts": 3}
+    Ledger(api.state / "ledger", SystemClock()).append(
+        [
+            {"type": "notification.sent", **delivery, "channel": "email", "recipient": "ann@example.com", "key": "a"},
+            {"type": "notification.failed", **delivery, "channel": "webhook", "recipient": "https://hooks.example"},
+        ]
+    )
+    sent = 'orchrecon_notifications_total{channel="email",event="failed",orchestration="daily",outcome="sent"} 1.0'
+    failed = (
+        'orchrecon_notifications_total{channel="webhook",event="failed",orchestration="daily",outcome="failed"} 1.0'
+    )
+    wait_until(lambda: sent in api.request("GET", "/metrics", "admin").text, "the delivery to be counted")
+    text = api.request("GET", "/metrics", "admin").text
+    assert failed in text
+    assert "ann@example.com" not in text
+    assert "hooks.example" not in text

@@ -50,9 +50,6 @@ class Authenticator:
             )
         return found
 
-    def close(self) -> None:
-        self._pool.shutdown(wait=False)
-
 
 def require(principal: Principal, action: Action, orchestration: str | None = None) -> None:
     """ApiError 403 unless the principal's scopes allow the action (on the orchestration)."""

@@ -161,12 +161,12 @@ async def _serve(
             if not standby:
                 raise OrchreconError(f"{exc}; exiting (use --standby to take over when it stops)") from None
             await asyncio.sleep(STANDBY_POLL_SECONDS)
+    log("started", {**source.describe(), "state": str(reconciler.state_root), "pid": os.getpid()})
     try:
         api = _api(reconciler, log, listen) if listen else None
     except BaseException:
         reconciler.release()
         raise
-    log("started", {**source.describe(), "state": str(reconciler.state_root), "pid": os.getpid()})
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, reconciler.stop, sig.name)
