@@ -194,7 +194,7 @@ class Reconciler:
                 state = fetching.result()
                 changed |= self.apply_source(state)
                 now = self._app.clock.now().timestamp()
-                self.metrics.reconciled(loop.time() - fetched_at, succeeded=state.ready, at=now)
+                self.metrics.reconciled(loop.time() - fetched_at, succeeded=self._source_state.ready, at=now)
                 fetching = None
                 next_fetch = loop.time() + self._interval.total_seconds()
             changed |= self.evaluate(self._app.clock.now())
