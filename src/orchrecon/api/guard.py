@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orchrecon.api.errors import error_response
+from orchrecon.errors import crash_log
 
 MAX_BODY = 64 * 1024
 
@@ -59,6 +60,7 @@ class Guard:
             if not started:
                 await error_response(413, too_large)(scope, receive, send)
         except Exception as exc:
-            self._log("api error", {"method": scope.get("method", ""), "error": f"{type(exc).__name__}: {exc}"})
+            error = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            self._log("api error", {"method": scope.get("method", ""), "error": error, "detail": crash_log(exc)})
             if not started:
                 await error_response(500, "internal error (the reconciler's log says more)")(scope, receive, send)
