@@ -46,7 +46,8 @@ async def http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         message = "no such endpoint (see the API section of the README)"
     elif exc.status_code == 405:
-        message = f"{request.method} is not allowed here (allowed: {(exc.headers or {}).get('Allow', '-')})"
+        allowed = sorted(m.strip() for m in (exc.headers or {}).get("Allow", "").split(",") if m.strip())
+        message = f"{request.method} is not allowed here (allowed: {', '.join(allowed) or '-'})"  # a set: sorted
     else:
         message = str(exc.detail)
     return error_response(exc.status_code, message, exc.headers)

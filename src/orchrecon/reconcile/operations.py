@@ -6,6 +6,7 @@ writer thread (append + fsync), so a slow disk never delays a decision or anothe
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -14,7 +15,10 @@ from orchrecon.reconcile.desired import Desired, Reason
 from orchrecon.reconcile.reconciler import Reconciler
 from orchrecon.reports.runjson import run_detail, summary_json
 from orchrecon.runs.definition import RunDefinition, retry_selection, select
+from orchrecon.runs.state import fold
 from orchrecon.store.ledger import Record
+
+ENDED_KEPT = 10_000  # details of ended runs kept in memory: a poll of a run that ended costs no query
 
 
 class ConflictError(OrchreconError):
@@ -25,6 +29,7 @@ class Operations:
     def __init__(self, reconciler: Reconciler) -> None:
         self._reconciler = reconciler
         self._store = reconciler.app.store
+        self._ended: OrderedDict[str, dict[str, Any]] = OrderedDict()  # details of ended runs, least recent first
 
     # -- health --------------------------------------------------------------------------------------
 
@@ -77,10 +82,19 @@ class Operations:
 
     def run(self, run_id: str) -> dict[str, Any]:
         """What `show --format json` prints for the run. NotFoundError if unknown."""
-        view = self._store.get(run_id)
+        if run_id in self._ended:
+            self._ended.move_to_end(run_id)
+            return self._ended[run_id]
+        records = self._store.records(run_id)  # one index query (each costs a connection and a catch-up)
+        view = fold(records).get(run_id) if records else None
         if view is None:
             raise NotFoundError(f"no run {run_id!r}")
-        return run_detail(view, self._store.request(run_id))
+        detail = run_detail(view, next((r for r in records if r["type"] == "run.requested"), None))
+        if view.status.finished:  # it never changes again: `ledger repair` refuses while a reconciler runs
+            self._ended[run_id] = detail
+            if len(self._ended) > ENDED_KEPT:
+                self._ended.popitem(last=False)
+        return detail
 
     def run_orchestration(self, run_id: str) -> str:
         view = self._store.get(run_id)
