@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,7 +28,7 @@ from orchrecon.commands import (
     tokens,
     validate,
 )
-from orchrecon.errors import OrchreconError, cause, printable, user_error
+from orchrecon.errors import OrchreconError, crash_log, printable, user_error
 
 COMMANDS = (
     validate,
@@ -100,17 +97,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _crash(exc: BaseException) -> int:
     """A bug: one line for the user, the traceback for the bug report (if a file can take it)."""
-    try:
-        folder = tempfile.gettempdir()
-    except OSError:  # it probes each candidate with a write; under `ulimit -f 0` every probe fails
-        folder = os.environ.get("TMPDIR") or "/tmp"
-    try:
-        with tempfile.NamedTemporaryFile(
-            "w", prefix="orchrecon-crash-", suffix=".log", dir=folder, delete=False
-        ) as log:
-            traceback.print_exception(exc, file=log)
-        where = f"traceback in {log.name}"
-    except OSError as log_error:
-        where = f"no traceback: cannot write a crash log in {folder}: {cause(log_error)}"
+    where = crash_log(exc)
     print(f"orchrecon: internal error: {type(exc).__name__} ({where})", file=sys.stderr)
     return 70

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 import errno
 import os
+import tempfile
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -81,6 +83,22 @@ def writing(action: str, path: Path | str) -> Iterator[None]:
 
 # errno values that mean the file system refused a write (rather than a wrong name or a bug)
 FAULTS = {errno.ENOSPC, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS, errno.EIO, errno.EDQUOT, errno.ENOLCK}
+
+
+def crash_log(exc: BaseException) -> str:
+    """Write the traceback of a bug to a new file in the temporary folder; says where (or why not)."""
+    try:
+        folder = tempfile.gettempdir()
+    except OSError:  # it probes each candidate with a write; under `ulimit -f 0` every probe fails
+        folder = os.environ.get("TMPDIR") or "/tmp"
+    try:
+        with tempfile.NamedTemporaryFile(
+            "w", prefix="orchrecon-crash-", suffix=".log", dir=folder, delete=False
+        ) as log:
+            traceback.print_exception(exc, file=log)
+    except OSError as log_error:
+        return f"no traceback: cannot write a crash log in {folder}: {cause(log_error)}"
+    return f"traceback in {log.name}"
 
 
 def user_error(exc: BaseException) -> OrchreconError | None:

@@ -1,3 +1,2 @@
-"""The HTTP API (to come): Starlette routes served by the reconciler. Only `commands` and `reconcile` may import it."""
-
-from __future__ import annotations
+"""The HTTP API (`reconcile --listen`): a Starlette app over a narrow port the reconciler implements,
+served by uvicorn in the reconciler's event loop."""

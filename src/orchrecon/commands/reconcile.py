@@ -8,12 +8,15 @@ import functools
 import json
 import os
 import signal
+import socket
 import sys
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
+from orchrecon.api.app import create_app
+from orchrecon.api.server import ApiServer, bind, parse_listen, server, url_of
 from orchrecon.app import open_app
 from orchrecon.clock import Clock, format_time
 from orchrecon.commands import Subparsers
@@ -23,6 +26,7 @@ from orchrecon.documents.repository import find_root
 from orchrecon.errors import OrchreconError, UsageError
 from orchrecon.gitsource import LocalSource, Source
 from orchrecon.gitsource.remote import RemoteSource
+from orchrecon.reconcile.operations import Operations
 from orchrecon.reconcile.reconciler import AlreadyRunningError, Log, Reconciler
 
 STANDBY_POLL_SECONDS = 0.5
@@ -39,6 +43,7 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--grace", default="30s", metavar="DURATION", help="on SIGTERM, how long runs may finish (30s)")
     p.add_argument("--standby", action="store_true", help="wait while another reconciler holds the state directory")
     p.add_argument("--log-format", choices=["text", "json"], default="text")
+    p.add_argument("--listen", metavar="HOST:PORT", help="serve the HTTP API there (port 0: any free port)")
     p.set_defaults(
         handler=lambda a: run(
             repo=a.repo,
@@ -51,6 +56,7 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
             grace=a.grace,
             standby=a.standby,
             log_format=a.log_format,
+            listen=a.listen,
             out=sys.stdout,
             environ=os.environ,
         )
@@ -70,9 +76,11 @@ def run(
     standby: bool,
     log_format: str,
     out: TextIO,
+    listen: str | None = None,
     environ: Mapping[str, str],
 ) -> int:
     every, patience = _duration("--interval", interval), _duration("--grace", grace)
+    address = parse_listen(listen) if listen is not None else None
     if every < timedelta(seconds=1):
         raise UsageError("--interval must be at least 1s")
     if git_url == "":
@@ -92,7 +100,9 @@ def run(
     log = _logger(log_format, out, app.clock)
     reconciler = Reconciler(app, source, interval=every, log=log)
     try:
-        asyncio.run(_serve(reconciler, source, log, watch=watch, once=once, standby=standby, grace=patience))
+        asyncio.run(
+            _serve(reconciler, source, log, watch=watch, once=once, standby=standby, grace=patience, listen=address)
+        )
     finally:
         app.ledger.close()
     if once and not reconciler.source_state.ready:  # a one-off pass that could not look says so
@@ -132,7 +142,15 @@ def _text(value: object) -> str:
 
 
 async def _serve(
-    reconciler: Reconciler, source: Source, log: Log, *, watch: bool, once: bool, standby: bool, grace: timedelta
+    reconciler: Reconciler,
+    source: Source,
+    log: Log,
+    *,
+    watch: bool,
+    once: bool,
+    standby: bool,
+    grace: timedelta,
+    listen: tuple[str, int] | None = None,
 ) -> None:
     watch_children_with_pidfd()
     while True:
@@ -144,6 +162,11 @@ async def _serve(
                 raise OrchreconError(f"{exc}; exiting (use --standby to take over when it stops)") from None
             await asyncio.sleep(STANDBY_POLL_SECONDS)
     log("started", {**source.describe(), "state": str(reconciler.state_root), "pid": os.getpid()})
+    try:
+        api = _api(reconciler, log, listen) if listen else None
+    except BaseException:
+        reconciler.release()
+        raise
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, reconciler.stop, sig.name)
@@ -154,14 +177,41 @@ async def _serve(
 
         watcher = asyncio.create_task(watch_commits(source.git_dir, reconciler.source_changed, stop_watching))
         watcher.add_done_callback(functools.partial(_watch_ended, log))
+    serving = asyncio.create_task(api.serve()) if api else None
     try:
         await reconciler.serve(once=once, grace=grace.total_seconds())
     finally:
         stop_watching.set()
         if watcher is not None:
             await asyncio.gather(watcher, return_exceptions=True)
+        if api is not None and serving is not None:
+            api.stop()
+            await asyncio.gather(serving, return_exceptions=True)
         reconciler.release()
     log("stopped", {"reason": reconciler.stop_reason} if reconciler.stop_reason else {})
+
+
+class _Api:
+    """The HTTP API over the reconciler, on a socket already bound."""
+
+    def __init__(self, server: ApiServer, sock: socket.socket) -> None:
+        self._server, self._socket = server, sock
+
+    async def serve(self) -> None:
+        await self._server.serve([self._socket])
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+def _api(reconciler: Reconciler, log: Log, listen: tuple[str, int]) -> _Api:
+    """Bind the socket (a port in use is a one-line error), tell where, and build the server."""
+    sock = bind(*listen)
+    url = url_of(sock)
+    reconciler.serving(url)
+    app = create_app(Operations(reconciler), reconciler.app.api_tokens, log=log)
+    log("listening", {"url": url})
+    return _Api(server(app, log), sock)
 
 
 def _watch_ended(log: Log, task: asyncio.Task[None]) -> None:

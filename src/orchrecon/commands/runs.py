@@ -11,12 +11,11 @@ from pathlib import Path
 from typing import TextIO
 
 from orchrecon.app import open_app
-from orchrecon.clock import parse_time
 from orchrecon.commands import Subparsers
 from orchrecon.commands import _definitions as definitions
 from orchrecon.errors import NotFoundError, UsageError
 from orchrecon.execution.progress import seconds
-from orchrecon.store.runstore import RunSummary
+from orchrecon.reports.runjson import duration_ms, summary_json
 
 MAX_LIMIT = 1_000_000
 
@@ -39,25 +38,6 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
     )
 
 
-def duration_ms(started: str | None, finished: str | None) -> int | None:
-    if not started or not finished:
-        return None
-    return round((parse_time(finished) - parse_time(started)).total_seconds() * 1000)
-
-
-def _json(s: RunSummary) -> dict[str, object]:
-    return {
-        "id": s.id,
-        "orchestration": s.orchestration,
-        "status": s.status.value,
-        "trigger": s.trigger,
-        "requestedAt": s.requested_at,
-        "startedAt": s.started_at,
-        "finishedAt": s.finished_at,
-        "durationMs": duration_ms(s.started_at, s.finished_at),
-    }
-
-
 def run(
     *,
     repo: Path,
@@ -77,7 +57,7 @@ def run(
     if name and not runs and name not in definitions.known_orchestrations(app):
         raise NotFoundError(f"no orchestration {name!r} and no runs of one")
     if fmt == "json":
-        out.write(json.dumps({"runs": [_json(s) for s in runs]}, indent=2) + "\n")
+        out.write(json.dumps({"runs": [summary_json(s) for s in runs]}, indent=2) + "\n")
         return 0
     rows = [("RUN", "ORCHESTRATION", "STATUS", "TRIGGER", "REQUESTED", "DURATION")]
     rows += [

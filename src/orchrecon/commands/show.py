@@ -12,8 +12,8 @@ from typing import Any, TextIO
 
 from orchrecon.app import open_app
 from orchrecon.commands import Subparsers
-from orchrecon.commands.runs import duration_ms
 from orchrecon.execution.progress import seconds
+from orchrecon.reports.runjson import duration_ms, run_detail
 from orchrecon.runs.cause import describe
 from orchrecon.runs.state import RunView
 
@@ -34,14 +34,7 @@ def run(*, repo: Path, state_dir: Path | None, run_id: str, fmt: str, out: TextI
     view = app.run_view(run_id)
     request = app.store.request(view.id) or {}
     if fmt == "json":
-        data = view.to_json()
-        data["cause"] = request.get("cause")
-        data["durationMs"] = duration_ms(view.started_at, view.finished_at)
-        for phase in data["phases"]:
-            phase["durationMs"] = duration_ms(phase["startedAt"], phase["finishedAt"])
-            for task in phase["tasks"]:
-                task["durationMs"] = duration_ms(task["startedAt"], task["finishedAt"])
-        out.write(json.dumps(data, indent=2) + "\n")
+        out.write(json.dumps(run_detail(view, request), indent=2) + "\n")
     else:
         out.write(render(view, request.get("cause")))
     return 0

@@ -5,19 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from orchrecon.api.names import TABLE_ID
 from orchrecon.app import open_app
 from orchrecon.commands import Subparsers
 from orchrecon.commands import _definitions as definitions
 from orchrecon.errors import UsageError
 from orchrecon.gitsource import user_email
-
-TABLE_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}")
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:

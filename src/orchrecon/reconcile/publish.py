@@ -71,6 +71,10 @@ class Publisher:
             raise
         return len(reports)
 
+    def status(self, name: str) -> Mapping[str, Any] | None:
+        """The status last published for `name`, as its status file holds it (None: none yet)."""
+        return self._statuses.get(name)
+
     def _changed(self, folder: str, files: Iterable[tuple[str, str]]) -> Iterator[tuple[str, str]]:
         """The files whose content differs from what this publisher last wrote there: the reconciler
         rewrites every status after each new revision and most are the same."""

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,9 +28,10 @@ from orchrecon.gitsource import GitError, Source, SourceReason, SourceState
 from orchrecon.reconcile import desired as desired_state
 from orchrecon.reconcile.desired import Desired
 from orchrecon.reconcile.events import condition_changes, conditions, not_ready, run_finished
+from orchrecon.reconcile.metrics import ReconcilerMetrics
 from orchrecon.reconcile.publish import Publisher
 from orchrecon.reconcile.status import write_json
-from orchrecon.runs.definition import select
+from orchrecon.runs.definition import RunDefinition, select
 from orchrecon.runs.state import RunView
 from orchrecon.scheduling.slots import (
     ScheduleBook,
@@ -86,6 +89,10 @@ class Reconciler:
         self._stopping = False
         self._stop_reason = ""
         self._source_due = False
+        self.metrics = ReconcilerMetrics()
+        self._api_url: str | None = None
+        # Requests from the API are appended and fsynced here, one at a time in arrival order, off the loop.
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orchrecon-ledger")
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
@@ -106,6 +113,36 @@ class Reconciler:
     @property
     def state_root(self) -> Path:
         return self._app.state.root
+
+    @property
+    def app(self) -> App:
+        return self._app
+
+    @property
+    def desired(self) -> Mapping[str, Desired]:
+        """Each orchestration's desired state as last reconciled."""
+        return self._desired
+
+    @property
+    def revision(self) -> str | None:
+        """The source revision applied last (None: none yet)."""
+        return self._revision
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    @property
+    def holds_lock(self) -> bool:
+        return self._lock.held
+
+    def serving(self, url: str | None) -> None:
+        """The API's address, shown in `_reconciler.json` (None: no API)."""
+        self._api_url = url
+
+    def published(self, name: str) -> Mapping[str, Any] | None:
+        """What `status/<name>.json` holds, as last published."""
+        return self._publisher.status(name)
 
     @property
     def source_state(self) -> SourceState:
@@ -129,7 +166,8 @@ class Reconciler:
         self._wake.set()
 
     def release(self) -> None:
-        """Give the state directory up (a standby may take over)."""
+        """Give the state directory up (a standby may take over); stop the API first."""
+        self._writer.shutdown(wait=True)
         self._lock.release()
 
     async def serve(self, *, once: bool = False, grace: float = 30.0) -> None:
@@ -140,19 +178,23 @@ class Reconciler:
         poll, whichever comes first."""
         loop = asyncio.get_running_loop()
         self._follow_parallel_limit(self._revision)  # restored definitions carry their project's limit
-        next_fetch = next_beat = 0.0
+        next_fetch = next_beat = fetched_at = 0.0
         fetching: asyncio.Task[SourceState] | None = None
         changed = True  # the first pass always writes the status files
         while True:
             self._wake.clear()
             if fetching is None and (self._source_due or loop.time() >= next_fetch):
                 self._source_due = False
+                fetched_at = loop.time()
                 fetching = asyncio.create_task(asyncio.to_thread(self._source.fetch))
                 fetching.add_done_callback(lambda _: self._wake.set())
                 if once:
                     await asyncio.wait([fetching])
             if fetching is not None and fetching.done():
-                changed |= self.apply_source(fetching.result())
+                state = fetching.result()
+                changed |= self.apply_source(state)
+                now = self._app.clock.now().timestamp()
+                self.metrics.reconciled(loop.time() - fetched_at, succeeded=self._source_state.ready, at=now)
                 fetching = None
                 next_fetch = loop.time() + self._interval.total_seconds()
             changed |= self.evaluate(self._app.clock.now())
@@ -349,7 +391,9 @@ class Reconciler:
             self._updates[record["table"]] = at
             self._dirty.update(self._by_table.get(record["table"], ()))  # a table's last update is shown
             self._decide_triggers(record["table"], at)
-        self._dirty.add(self._owner(record))
+        owner = self._owner(record)
+        self._dirty.add(owner)
+        self.metrics.observe(record, owner)
 
     def _owner(self, record: Record) -> str:
         """The orchestration a record is about ('' if none): named, or found through its run."""
@@ -384,13 +428,48 @@ class Reconciler:
         requested = self._runner.request(
             d.applied, selected=select(d.applied.orchestration), trigger=trigger, cause=cause
         )
+        return self._start(requested, d.applied.revision)
+
+    async def request(
+        self,
+        definition: RunDefinition,
+        *,
+        selected: frozenset[str],
+        trigger: str,
+        by: str | None,
+        cause: Mapping[str, Any],
+        retry_of: str | None = None,
+    ) -> Record:
+        """Request a run (for the API) and run it here under every serialization rule. Returns the
+        `run.requested` record once it is durable: the append and fsync happen in the writer thread,
+        in the order requests arrive, so the loop never waits for the disk."""
+        request = functools.partial(
+            self._runner.request, definition, selected=selected, trigger=trigger, by=by, retry_of=retry_of, cause=cause
+        )
+        requested = await asyncio.get_running_loop().run_in_executor(self._writer, request)
+        self._start(requested, definition.revision)
+        return requested
+
+    async def append(self, records: Sequence[Mapping[str, Any]]) -> list[Record]:
+        """Append records and make them durable, in the writer thread (for the API)."""
+
+        def write() -> list[Record]:
+            written = self._app.ledger.append(records)
+            self._app.ledger.sync()
+            return written
+
+        return await asyncio.get_running_loop().run_in_executor(self._writer, write)
+
+    def _start(self, requested: Record, revision: str | None) -> str:
+        """Execute a run just requested, as a task of the loop named by its id."""
+        name, run_id, trigger = str(requested["orchestration"]), str(requested["run"]), str(requested["trigger"])
         self._starts[name] = parse_time(requested["time"])
-        run_id = str(requested["run"])
         loop = asyncio.get_running_loop()
-        task: asyncio.Task[object] = loop.create_task(self._execute(run_id, d.applied.revision), name=run_id)
+        task: asyncio.Task[object] = loop.create_task(self._execute(run_id, revision), name=run_id)
         self._runs.add(task)
         task.add_done_callback(self._runs.discard)
-        shown = {k: v for k, v in cause.items() if k in ("slot", "caughtUp", "tables")}
+        cause = requested.get("cause") or {}
+        shown = {k: v for k, v in cause.items() if k in ("slot", "caughtUp", "tables", "token")}
         self._log("run requested", {"orchestration": name, "run": run_id, "trigger": trigger, **shown})
         return run_id
 
@@ -471,6 +550,7 @@ class Reconciler:
                 "orchestrations": len(self._desired),
                 "notReady": not_ready(self._desired),
                 "activeRuns": len(self._runs),
+                "api": {"url": self._api_url} if self._api_url else None,
                 "heartbeatIntervalSeconds": HEARTBEAT_SECONDS,
                 "updatedAt": format_time(now),
                 "stoppedAt": format_time(now) if stopped else None,
