@@ -223,7 +223,7 @@ def text_line(run: RunView, event: Event, average: timedelta | None = None) -> s
     """One plain line, which Slack and Teams incoming webhooks show as it is."""
     line = f"orchrecon: {run.orchestration} {_PHRASES[event]} (run {run.id}, {started_how(run)})"
     if event is Event.PROCESSING_LONG and average is not None:
-        line += f": processing longer than {_duration(average)} on average"
+        line += f": successful runs took {_duration(average)} on average"
     failed = failed_tasks(run)
     if failed:
         first = failed[0]
