@@ -51,7 +51,7 @@ def webhook(status: int = 200, *, hang: bool = False) -> Iterator[Webhook]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class names it so
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -75,6 +75,12 @@ def refused_url() -> str:
     return f"http://127.0.0.1:{port}/hooks/dead/secret-token"
 
 
+def origin(url: str) -> str:
+    """What a record may say of a webhook: `scheme://host:port`."""
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
 @dataclass
 class Mailbox:
     port: int
@@ -89,7 +95,7 @@ class _Handler:
     def __init__(self, box: Mailbox) -> None:
         self._box = box
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         assert isinstance(envelope.content, bytes)
         self._box.messages.append(message_from_bytes(envelope.content))
         return "250 OK"

@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.execution.builders import Task, Workspace
 
-SMTP_PASSWORD = "hunter2-smtp-secret"  # noqa: S105 - a test secret that must never be recorded
+SMTP_PASSWORD = "hunter2-smtp-secret"  # a test secret that must never be recorded
 HOOK_ENV = "ORCHRECON_TEST_HOOK"
 
 
