@@ -32,10 +32,11 @@ def mailbox() -> Iterator[Mailbox]:
         yield box
 
 
-def triggered(ws: Workspace, hook: Webhook, mailbox: Mailbox, **parameters: object) -> None:
+def triggered(ws: Workspace, mailbox: Mailbox, *, gate: str | None = None) -> None:
     scenes.project(ws, mailbox.port, [{"events": ["failed"], "email": "team@example.com"}])
     notifications = [{"events": ["failed", "succeeded"], "webhook": {"fromEnv": scenes.HOOK_ENV}}]
-    scenes.orchestration(ws, [task("load", **parameters)], notifications, trigger=[TABLE])
+    load = task("load", gate=gate) if gate else task("load")
+    scenes.orchestration(ws, [load], notifications, trigger=[TABLE])
     ws.commit()
 
 
@@ -58,7 +59,7 @@ def test_a_triggered_run_tells_the_configured_recipients_and_a_restart_sends_not
     ws: Workspace, mailbox: Mailbox
 ) -> None:
     with receivers.webhook() as hook:
-        triggered(ws, hook, mailbox)
+        triggered(ws, mailbox)
         first = reconciler(ws, hook)
         touch(ws)
         wait_until(lambda: ("notification.sent", "succeeded") in kinds(ws), 20, what="the success notified")
@@ -82,7 +83,7 @@ def test_a_reconciler_killed_while_sending_records_it_failed_and_never_sends_it_
     ws: Workspace, mailbox: Mailbox
 ) -> None:
     with receivers.webhook(hang=True) as hook:
-        triggered(ws, hook, mailbox)
+        triggered(ws, mailbox)
         first = reconciler(ws, hook)
         touch(ws)
         wait_until(lambda: hook.received, 20, what="the webhook called")
@@ -105,7 +106,7 @@ def test_a_reconciler_killed_while_sending_records_it_failed_and_never_sends_it_
 
 def test_a_run_whose_reconciler_died_is_notified_once_by_the_next_one(ws: Workspace, mailbox: Mailbox) -> None:
     with receivers.webhook() as hook:
-        triggered(ws, hook, mailbox, gate="never")
+        triggered(ws, mailbox, gate="never")
         first = reconciler(ws, hook)
         touch(ws)
         wait_until(lambda: any(r["type"] == "task.started" for r in ws.ledger()), 20, what="the task started")
