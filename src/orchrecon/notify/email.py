@@ -40,9 +40,10 @@ async def send(
             text = str(exc) or type(exc).__name__
             for secret in secrets:
                 text = text.replace(secret, "***")
-            raise DeliveryError(f"smtp {smtp.host}:{smtp.port}: {text}") from None
+            raise DeliveryError(f"{server}: {text}") from None
 
-    return await attempt(policy, once)
+    server = f"smtp {smtp.host}:{smtp.port}"
+    return await attempt(policy, once, recipient=server)
 
 
 async def _in_daemon_thread(call: Callable[[], None]) -> None:

@@ -38,8 +38,9 @@ class DeliveryError(Exception):
     """One attempt failed; the message is safe to record (no secret in it)."""
 
 
-async def attempt(policy: Policy, once: Callable[[], Awaitable[None]]) -> Outcome:
-    """Call `once` up to `policy.attempts` times, each bounded by `policy.timeout`, until it succeeds."""
+async def attempt(policy: Policy, once: Callable[[], Awaitable[None]], *, recipient: str) -> Outcome:
+    """Call `once` up to `policy.attempts` times, each bounded by `policy.timeout`, until it succeeds;
+    `recipient` (no secret in it) begins the error of an attempt that timed out."""
     error = "not attempted"
     for n in range(1, policy.attempts + 1):
         try:
@@ -49,7 +50,7 @@ async def attempt(policy: Policy, once: Callable[[], Awaitable[None]]) -> Outcom
         except DeliveryError as exc:
             error = str(exc)
         except TimeoutError:
-            error = f"no answer within {policy.timeout:g}s"
+            error = f"{recipient}: no answer within {policy.timeout:g}s"
         if n < policy.attempts:
             await asyncio.sleep(policy.pause(n))
     return Outcome(sent=False, attempts=policy.attempts, error=error)

@@ -25,7 +25,7 @@ async def post(url: str, body: dict[str, Any], policy: Policy) -> Outcome:
         if not 200 <= response.status_code < 300:
             raise DeliveryError(f"{origin}: HTTP {response.status_code}")
 
-    return await attempt(policy, once)
+    return await attempt(policy, once, recipient=origin)
 
 
 def _scrub(exc: Exception, url: str, origin: str) -> str:
