@@ -3,16 +3,23 @@ being killed, not by the reconciler that takes over."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from orchrecon.app import open_app
+from orchrecon.gitsource.remote import RemoteSource
 from orchrecon.notify import Policy
 from orchrecon.notify.claims import INTERRUPTED
+from orchrecon.reconcile.reconciler import Reconciler
+from tests.builders import clone_with_remote, git, write
+from tests.clocks import FakeClock
 from tests.execution import builders
 from tests.execution.builders import Workspace, task, wait_until
 from tests.notify import receivers, scenes
@@ -121,3 +128,56 @@ def test_a_run_whose_reconciler_died_is_notified_once_by_the_next_one(ws: Worksp
     assert kinds(ws) == [("notification.sending", "failed"), ("notification.sent", "failed")]
     assert "notification sent" in outputs[0]
     assert "notification" not in outputs[1]
+
+
+NIGHTLY = """\
+apiVersion: orchrecon/v1
+kind: Orchestration
+metadata: {name: nightly}
+spec:
+  phases:
+    - name: main
+      tasks: [{name: fail, config: ex/fail}]
+  schedules: [{cron: "0 2 * * *", timezone: Europe/Prague}]
+"""
+FAIL = """\
+apiVersion: orchrecon/v1
+kind: Configuration
+metadata: {component: ex, name: fail}
+spec:
+  run: {command: [python, -c, "raise SystemExit(3)"]}
+"""
+
+
+def test_a_scheduled_run_tells_the_project_s_default_recipients(tmp_path: Path, mailbox: Mailbox) -> None:
+    clone = clone_with_remote(tmp_path)
+    write(clone, "orchestrations/nightly.yaml", NIGHTLY)
+    write(clone, "configurations/ex/fail.yaml", FAIL)
+    ws = Workspace(root=clone, state=tmp_path / "state")
+    scenes.project(ws, mailbox.port, [{"events": ["failed"], "email": "team@example.com"}])
+    git(clone, "add", "-A")
+    git(clone, "commit", "-qm", "a nightly orchestration that fails, and who hears of it")
+    git(clone, "push", "-q", "origin", "main")
+    clock = FakeClock(datetime(2026, 3, 2, 0, 50, tzinfo=UTC))
+    for _ in range(2):  # arm the schedule, then catch up the slot missed while it was down
+        app = open_app(None, ws.state, environ=scenes.environ(), clock=clock)
+        reconciler = Reconciler(
+            app,
+            RemoteSource(str(tmp_path / "remote.git"), "main", app.state.source, {}),
+            interval=timedelta(hours=1),
+            log=lambda *_: None,
+        )
+        reconciler.acquire()
+        asyncio.run(reconciler.serve(once=True))
+        reconciler.release()
+        clock.advance(timedelta(days=1))
+    (message,) = mailbox.messages
+    assert (message["To"], message["Subject"]) == ("team@example.com", "[orchrecon] nightly failed")
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    body = payload.decode().replace("\r\n", "\n")  # SMTP lines end in CRLF
+    assert "Started how:   scheduled" in body
+    assert "  main/fail: exited with code 3\n" in body
+    assert [(r["type"], r["trigger"]) for r in ws.ledger() if r["type"] == "run.requested"] == [
+        ("run.requested", "schedule")
+    ]
