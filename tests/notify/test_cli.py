@@ -163,3 +163,21 @@ def test_a_dead_webhook_is_recorded_failed_after_3_attempts_and_delays_the_end_b
     assert took < budget + 6, f"the command took {took:.1f}s; the budget is {budget:g}s plus start-up"
     assert "notification failed: failed to http://127.0.0.1" in done.err
     assert "secret-token" not in json.dumps(records) + done.out + done.err  # written literally, so in its definition
+
+
+def test_a_retry_tells_the_person_through_the_smtp_of_the_run_s_revision(ws: Workspace, mailbox: Mailbox) -> None:
+    scenes.project(ws, mailbox.port)
+    scenes.orchestration(ws, [task("load", exit=1)], [{"events": ["failed"], "email": "team@example.com"}])
+    ws.commit()
+    assert run(ws).code == 1
+    first = ws.requested()[-1]
+    scenes.project(ws, int(receivers.refused_url().split(":")[2].split("/")[0]))  # a server that is not there
+    ws.commit()
+    done = ws.finish(ws.start("retry", first, "--as", "bob@example.com", env=scenes.environ()), timeout=60)
+    assert done.code == 1, done.err
+    assert [m["To"] for m in mailbox.messages] == ["team@example.com", "bob@example.com"]
+    retried = ws.requested()[-1]
+    assert [(r["run"], r["type"]) for r in scenes.notifications_of(ws, retried)] == [
+        (retried, "notification.sending"),
+        (retried, "notification.sent"),
+    ]

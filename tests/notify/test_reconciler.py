@@ -71,7 +71,9 @@ def test_a_triggered_run_tells_the_configured_recipients_and_a_restart_sends_not
         touch(ws)
         wait_until(lambda: ("notification.sent", "succeeded") in kinds(ws), 20, what="the success notified")
         first.send_signal(signal.SIGKILL)
-        ws.finish(first)
+        killed = ws.finish(first)
+        assert "notification sent" in killed.out
+        assert "secret-token" not in killed.out + killed.err
         assert [b["event"] for b in hook.bodies()] == ["succeeded"]
         assert mailbox.messages == []  # the project's defaults give way to the orchestration's
         before = scenes.notifications_of(ws)
