@@ -121,6 +121,12 @@ class Notifier:
         return _Plan(definition=definition, notifications=notifications, previous=previous, request=request)
 
     async def _processing_long(self, run_id: str, plan: _Plan, claims: Claims) -> None:
+        try:
+            await self._time_processing_long(run_id, plan, claims)
+        except Exception as exc:  # a damaged ledger, say: the run goes on, told or not
+            self._log("notification error", {"run": run_id, "error": str(exc)})
+
+    async def _time_processing_long(self, run_id: str, plan: _Plan, claims: Claims) -> None:
         first = runstate.new_run(plan.request)
         average = decide.average_duration(plan.previous, first.requested_seq)
         wanted = decide.deliveries(first, [Event.PROCESSING_LONG], plan.notifications)
@@ -256,7 +262,15 @@ class Notifier:
 
     def sweep(self) -> Coroutine[Any, Any, None] | None:
         """Settle what a dead process left (see the module's docstring); returns the deliveries still to
-        make, to run in the background, or None if there are none."""
+        make, to run in the background, or None if there are none. Never raises: a reconciler starts
+        whatever its notifications' state."""
+        try:
+            return self._sweep()
+        except Exception as exc:
+            self._log("notification error", {"error": f"looking for notifications left to send: {exc}"})
+            return None
+
+    def _sweep(self) -> Coroutine[Any, Any, None] | None:
         now = self._clock.now()
         _, records, end = recent_records(self._ledger, now - SWEEP_WINDOW)
         kinds: dict[str, set[str]] = {}
