@@ -115,12 +115,12 @@ def test_recovered_is_sent_after_a_failure_and_not_after_a_success(ws: Workspace
 
 
 def test_processing_long_is_sent_once_while_the_run_still_runs(ws: Workspace, mailbox: Mailbox, hook: Webhook) -> None:
-    scenes.project(ws, mailbox.port, [{"events": ["processing-long"], "webhook": hook.url(), "overtimePercent": 100}])
+    scenes.project(ws, mailbox.port)
     scenes.orchestration(ws, [task("load")])
     ws.commit()
-    for _ in range(3):  # history: quick successful runs
+    for _ in range(3):  # history: quick successful runs (none is told: a slow machine may make one slower)
         assert run(ws).code == 0
-    assert hook.received == []
+    scenes.project(ws, mailbox.port, [{"events": ["processing-long"], "webhook": hook.url(), "overtimePercent": 100}])
     ws.configure("ex/load", parameters={"gate": "go"})
     ws.commit()
     process = ws.start("run", "daily", env=scenes.environ())
