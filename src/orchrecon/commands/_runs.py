@@ -7,7 +7,7 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TextIO
 
 from orchrecon.app import App
@@ -18,6 +18,7 @@ from orchrecon.errors import OrchreconError, UsageError
 from orchrecon.execution.progress import Progress
 from orchrecon.gitsource import GitError
 from orchrecon.gitsource.remote import MIRROR
+from orchrecon.notify import Notifier, Policy
 from orchrecon.reconcile.publish import Publisher, desired_from_ledger
 from orchrecon.runs.definition import RunDefinition
 from orchrecon.runs.state import RunStatus
@@ -79,9 +80,11 @@ def execute(
     by: str | None,
     retry_of: str | None,
     out: TextIO,
+    policy: Policy | None = None,
 ) -> int:
     """Request and run it here, printing progress; exit 0 for success or warning, else 1. Without a
-    repository its tasks run in a temporary work tree of its revision (which the output names)."""
+    repository its tasks run in a temporary work tree of its revision (which the output names).
+    Its notifications are sent after its end is shown, within `policy`'s budget (tests shorten it)."""
     definitions.require_revision(app, definition.revision, f"orchestration {definition.orchestration.name}")
     if not app.working_tree and definition.revision:
         mirror = app.state.source / MIRROR
@@ -97,6 +100,9 @@ def execute(
         watch_children_with_pidfd()
         progress = Progress(out, color=out.isatty(), every=every)
         runner = app.runner(max_parallel_jobs=definition.max_parallel_jobs, observer=progress, workdir=workdir)
+        notifier = Notifier(
+            ledger=app.ledger, store=app.store, clock=app.clock, environ=app.environ, log=_told(out), policy=policy
+        )
         loop = asyncio.get_running_loop()
 
         def on_signal(signum: int, _frame: object) -> None:
@@ -111,7 +117,7 @@ def execute(
         record = runner.request(definition, selected=selected, trigger=trigger, by=by, retry_of=retry_of)
         ticker = asyncio.create_task(tick(progress)) if every else None
         try:
-            view = await runner.execute(record["run"])
+            view = await notifier.watch(record["run"], runner.execute(record["run"]))
         finally:
             if ticker is not None:
                 ticker.cancel()
@@ -119,6 +125,8 @@ def execute(
                     await ticker
         if view.status not in (RunStatus.SUCCESS, RunStatus.WARNING):
             out.write(f"details: orchrecon show {view.id}\n")
+        out.flush()
+        await notifier.settle()
         return view.status
 
     with definitions.revision_trees(app) as workdir:
@@ -126,6 +134,19 @@ def execute(
     publish_run(app, definition.orchestration.name)
     app.ledger.close()
     return 0 if status in (RunStatus.SUCCESS, RunStatus.WARNING) else 1
+
+
+def _told(out: TextIO) -> Callable[[str, Mapping[str, object]], None]:
+    """What `run` says of its notifications: one line each; a failure is a warning on stderr."""
+
+    def log(event: str, fields: Mapping[str, object]) -> None:
+        what = f"{fields['event']} to {fields.get('recipient')} by {fields.get('channel')}" if "event" in fields else ""
+        if event == "notification sent":
+            out.write(f"notified: {what}\n")
+        elif "error" in fields:
+            print(f"orchrecon: warning: {event}: {what}{': ' if what else ''}{fields['error']}", file=sys.stderr)
+
+    return log
 
 
 def publish_run(app: App, name: str) -> None:

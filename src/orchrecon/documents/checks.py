@@ -204,7 +204,7 @@ def notification_problems(doc: Document, notifications: list[Any], path: JsonPat
     for i, notification in enumerate(notifications):
         yield from _email_problem(doc, (*path, i, "email"), notification.get("email"))
         webhook = notification.get("webhook")
-        problem = _url_problem(webhook) if webhook is not None else None
+        problem = _url_problem(webhook) if isinstance(webhook, str) else None  # `{fromEnv}`: checked when sent
         if problem:
             yield diagnostic(doc, (*path, i, "webhook"), problem)
 

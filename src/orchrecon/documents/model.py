@@ -116,7 +116,7 @@ class Trigger:
 class Notification:
     events: frozenset[Event]
     email: str | None = None
-    webhook: str | None = None
+    webhook: EnvValue | None = None  # a URL is a secret: `{fromEnv}` is resolved when it is sent
     overtime_percent: int = 50
 
 
@@ -170,7 +170,7 @@ def build_notification(data: Mapping[str, Any]) -> Notification:
     return Notification(
         events=frozenset(Event(e) for e in data["events"]),
         email=data.get("email"),
-        webhook=data.get("webhook"),
+        webhook=_env_value(data["webhook"]) if "webhook" in data else None,
         overtime_percent=int(data.get("overtimePercent", 50)),
     )
 

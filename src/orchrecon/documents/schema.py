@@ -36,6 +36,7 @@ _PATTERN_HINTS = {
 _FIELD_HINTS = {
     "webhook": "an http:// or https:// URL",
     "statusPointer": "a JSON pointer into the response, such as /status",
+    "fromEnv": "an environment variable name (letters, digits and _, not starting with a digit)",
 }
 _YAML11_BOOLEANS = frozenset({"yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off", "YES", "NO", "ON", "OFF"})
 _TYPE_NAMES = {

@@ -25,6 +25,7 @@ from orchrecon.documents.validation import validate_files
 from orchrecon.errors import StorageError
 from orchrecon.execution.runner import Runner, recover
 from orchrecon.gitsource import GitError, Source, SourceReason, SourceState
+from orchrecon.notify import Notifier
 from orchrecon.reconcile import desired as desired_state
 from orchrecon.reconcile.desired import Desired
 from orchrecon.reconcile.events import condition_changes, conditions, not_ready, run_finished
@@ -109,6 +110,16 @@ class Reconciler:
         self._told = store.conditions()  # as the last reconcile left them: a restart repeats none
         self._index_triggers()
         self._position = self._app.ledger.end()
+        app = self._app  # notifications a dead process left, in the background (waited for like a run)
+        self._notifier = Notifier(ledger=app.ledger, store=store, clock=app.clock, environ=app.environ, log=self._log)
+        if (late := self._notifier.sweep()) is not None:
+            try:
+                task: asyncio.Task[object] = asyncio.get_running_loop().create_task(late, name="notifications")
+            except RuntimeError:  # acquired outside an event loop
+                asyncio.run(late)
+            else:
+                self._runs.add(task)
+                task.add_done_callback(self._runs.discard)
 
     @property
     def state_root(self) -> Path:
@@ -481,13 +492,18 @@ class Reconciler:
             return None
 
     async def _execute_in(self, run_id: str, revision: str | None) -> object:
+        async def run() -> RunView:  # its notifications are sent after its end, which they never delay
+            view = self._finished(await self._notifier.watch(run_id, self._runner.execute(run_id)))
+            await self._notifier.settle(run_id)
+            return view
+
         if revision is None:
-            return self._finished(await self._runner.execute(run_id))
+            return await run()
         self._running_revisions[revision] += 1
         try:
             with contextlib.suppress(GitError):  # the runner records the run failed if the files are missing
                 await asyncio.to_thread(self._source.workdir, revision)  # a checkout never blocks the loop
-            return self._finished(await self._runner.execute(run_id))
+            return await run()
         finally:
             self._running_revisions[revision] -= 1
             if not self._running_revisions[revision]:

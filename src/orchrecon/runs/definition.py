@@ -11,8 +11,10 @@ from orchrecon.documents.model import (
     DEFAULT_MAX_PARALLEL_JOBS,
     Configuration,
     Orchestration,
+    Project,
     build_configuration,
     build_orchestration,
+    build_project,
 )
 from orchrecon.documents.result import Validation
 from orchrecon.errors import UsageError
@@ -26,9 +28,13 @@ class RunDefinition:
     orchestration: Orchestration
     configurations: Mapping[str, Configuration]
     max_parallel_jobs: int
-    documents: Mapping[str, Any]  # {"orchestration": data, "configurations": {ref: data}}; recorded verbatim
+    # {"orchestration": data, "configurations": {ref: data}, "project": data}; recorded verbatim. The project's
+    # `smtp` and default `notifications` are what the run's notifications use, even when sent later (a retry,
+    # a restarted reconciler); secrets in it are `{fromEnv}` references, resolved only when sending.
+    documents: Mapping[str, Any]
     revision: str | None
     dirty: bool
+    project: Project = field(default_factory=Project)  # runs recorded before it was: no smtp, no defaults
     # The orchestration's file, for positions in messages to the person starting a run; never kept by the
     # reconciler, whose definitions live long (a document holds its text and node tree).
     source: Document | None = field(default=None, compare=False, repr=False)
@@ -39,13 +45,16 @@ class RunDefinition:
         refs = sorted({t.config for t in orchestration.tasks()})
         doc = validation.documents[validation.files[f"Orchestration/{name}"]]
         configs = {ref: validation.documents[validation.files[f"Configuration/{ref}"]].data for ref in refs}
+        project_file = validation.files.get("Project/")
+        project = validation.documents[project_file].data if project_file else {}
         return cls(
             orchestration=orchestration,
             configurations={ref: validation.configurations[ref] for ref in refs},
             max_parallel_jobs=validation.project.max_parallel_jobs,
-            documents={"orchestration": doc.data, "configurations": configs},
+            documents={"orchestration": doc.data, "configurations": configs, "project": project},
             revision=revision,
             dirty=dirty,
+            project=validation.project,
         )
 
     @classmethod
@@ -59,6 +68,7 @@ class RunDefinition:
             documents=documents,
             revision=record.get("revision"),
             dirty=bool(record.get("dirty", False)),
+            project=build_project(documents.get("project") or {}),
         )
 
 

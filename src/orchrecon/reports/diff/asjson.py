@@ -141,7 +141,7 @@ def _notification(n: Notification) -> dict[str, Any]:
     return {
         "events": sorted(e.value for e in n.events),
         "email": n.email,
-        "webhook": webhook_shown(n.webhook) if n.webhook else None,
+        "webhook": webhook_shown(n.webhook) if n.webhook is not None else None,
         "overtimePercent": n.overtime_percent,
     }
 

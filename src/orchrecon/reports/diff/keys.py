@@ -7,6 +7,7 @@ import urllib.parse
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from orchrecon.documents.model import EnvValue, FromEnv
 from orchrecon.reports.diff.model import KeyChange
 
 VALUE_WIDTH = 80  # characters of a shown value before it is cut
@@ -59,8 +60,10 @@ def _shown(value: Any, secret: bool) -> str | None:
     return text if len(text) <= VALUE_WIDTH else text[: VALUE_WIDTH - 1] + "…"
 
 
-def webhook_shown(url: str) -> str:
+def webhook_shown(url: EnvValue) -> str:
     """A webhook's scheme and host only: the path of one (Slack's, say) is often its secret."""
+    if isinstance(url, FromEnv):
+        return f"fromEnv {url.var}"
     parts = urllib.parse.urlsplit(url)
     rest = "/…" if parts.path.strip("/") or parts.query else ""
     return f"{parts.scheme}://{parts.hostname or ''}{rest}"
