@@ -117,7 +117,7 @@ def execute(
         record = runner.request(definition, selected=selected, trigger=trigger, by=by, retry_of=retry_of)
         ticker = asyncio.create_task(tick(progress)) if every else None
         try:
-            view = await notifier.watch(record["run"], runner.execute(record["run"]))
+            view = await notifier.watch(record["run"], runner.execute(record["run"]), record)
         finally:
             if ticker is not None:
                 ticker.cancel()

@@ -56,6 +56,7 @@ class _Active:
     fault: StorageError | None = None  # the first record of this run the ledger refused
     ending: bool = False  # `_finish` was called: its outcome stands
     waiting_for: str = ""  # the run it was last said to wait for
+    cause: Mapping[str, Any] | None = None  # what started it, from its request
     turn: asyncio.Event = field(default_factory=asyncio.Event)  # set when it heads its orchestration's queue here
 
 
@@ -162,6 +163,12 @@ class Runner:
         active.cancel.set()
         return True
 
+    def live(self, run_id: str) -> tuple[RunView, Mapping[str, Any] | None] | None:
+        """The view of a run executing (or waiting) here, as its records made it, with its cause; None
+        if it is not one of them. The API answers from it without reading the ledger."""
+        active = self._active.get(run_id)
+        return None if active is None else (active.view, active.cause)
+
     def stop_new_runs(self, reason: str) -> None:
         """From now on every run this process would start ends `cancelled` instead. Only assigns an
         attribute, so a signal handler may call it at any point."""
@@ -204,7 +211,9 @@ class Runner:
             view=runstate.new_run(record),
             definition=RunDefinition.from_request(record),
             log_dir=self._state.logs / run_id,
+            cause=record.get("cause"),
         )
+        active.view.cancel_requested = cancelled
         self._active[run_id] = active
         pending = self._pending_cancels.pop(run_id, None) or self._stop_reason
         if cancelled or pending is not None:
@@ -385,7 +394,10 @@ class Runner:
                     if record.get("type") != "run.cancel-requested":
                         continue
                     active = self._watched.get(record.get("run", ""))
-                    if active is not None and not active.cancel.is_set():
+                    if active is None:
+                        continue
+                    runstate.apply(active.view, record)  # its view shows the request, as the ledger does
+                    if not active.cancel.is_set():
                         by = record.get("by")
                         self.cancel(active.view.id, f"cancelled by {by}" if by else "cancelled")
         finally:

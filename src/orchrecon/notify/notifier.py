@@ -76,11 +76,12 @@ class Notifier:
 
     # -- following a run ---------------------------------------------------------------------------
 
-    async def watch(self, run_id: str, execution: Awaitable[RunView]) -> RunView:
+    async def watch(self, run_id: str, execution: Awaitable[RunView], request: Record | None = None) -> RunView:
         """Await `execution` (the run's `Runner.execute`), sending `processing-long` while it runs and
-        starting its end deliveries once it ends; returns its final view as soon as it ends."""
+        starting its end deliveries once it ends; returns its final view as soon as it ends. `request`,
+        the run's `run.requested` record when the caller has it, saves reading it back."""
         claims = Claims(self._ledger, self._ledger.end())  # nothing has this run's keys before its request
-        plan = self._guarded(lambda: self._plan(run_id), run_id)
+        plan = self._guarded(lambda: self._plan(run_id, request), run_id)
         timer = asyncio.create_task(self._processing_long(run_id, plan, claims)) if plan else None
         try:
             view = await execution
@@ -105,10 +106,12 @@ class Notifier:
         self._tasks[task] = run_id
         task.add_done_callback(lambda done: self._tasks.pop(done, None))
 
-    def _plan(self, run_id: str) -> _Plan | None:
-        request = self._store.request(run_id)
+    def _plan(self, run_id: str, request: Record | None = None) -> _Plan | None:
+        request = request or self._store.request(run_id)
         if request is None or "definition" not in request:
             return None
+        if not request.get("by") and not _subscribed(request["definition"]):
+            return None  # nobody to tell, known without building the definition (most runs, at 80 a second)
         definition = RunDefinition.from_request(request)
         notifications = decide.effective(definition.orchestration, definition.project)
         if not notifications and not request.get("by"):
@@ -328,3 +331,10 @@ class Notifier:
                 self._log("notification failed", {**fields, "error": INTERRUPTED})
         except StorageError as exc:
             self._log("notification not recorded", {**fields, "error": exc.reason})
+
+
+def _subscribed(documents: Mapping[str, Any]) -> bool:
+    """Whether the recorded definition has any notification, its orchestration's or its project's."""
+    orchestration = (documents.get("orchestration") or {}).get("spec") or {}
+    project = (documents.get("project") or {}).get("spec") or {}
+    return bool(orchestration.get("notifications") or project.get("notifications"))

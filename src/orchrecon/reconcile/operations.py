@@ -85,7 +85,10 @@ class Operations:
         if run_id in self._ended:
             self._ended.move_to_end(run_id)
             return self._ended[run_id]
-        records = self._store.records(run_id)  # one index query (each costs a connection and a catch-up)
+        live = self._reconciler.live_run(run_id)
+        if live is not None:  # running here: its view is current, no query needed
+            return run_detail(live[0], {"cause": live[1]})
+        records = self._store.records(run_id)  # one index query, and a catch-up when the ledger grew
         view = fold(records).get(run_id) if records else None
         if view is None:
             raise NotFoundError(f"no run {run_id!r}")

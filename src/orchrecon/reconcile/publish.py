@@ -55,17 +55,20 @@ class Publisher:
         self._statuses: dict[str, dict[str, Any]] = {}
         self._digests: dict[str, bytes] = {}  # file -> digest of what this publisher wrote there
 
-    def publish(self, desired: Mapping[str, Desired], names: Collection[str] | None = None) -> int:
-        """Write the status files and reports of `names` (None: every orchestration) and the index.
-        Orchestrations that have runs but no applied definition get a report, not a status file."""
+    def publish(
+        self, desired: Mapping[str, Desired], names: Collection[str] | None = None, *, index: bool = True
+    ) -> int:
+        """Write the status files and reports of `names` (None: every orchestration) and, unless `index`
+        is False, the index. Orchestrations that have runs but no applied definition get a report, not a
+        status file."""
         statuses, facts = self.compute(desired, names)
         state = self._app.state
         try:
             status_files = ((f"{n}.json", encode(statuses[n])) for n in sorted(facts) if n in desired)
             write_texts(state.status, self._changed("status", status_files))
             reports = [(f"{n}.md", render_report(f)) for n, f in sorted(facts.items())]
-            index = ("README.md", render_index(list(statuses.values())))
-            write_texts(state.reports, self._changed("reports", [*reports, index]))
+            readme = [("README.md", render_index(list(statuses.values())))] if index else []
+            write_texts(state.reports, self._changed("reports", [*reports, *readme]))
         except BaseException:
             self._digests.clear()  # what was written is unknown: write everything next time
             raise

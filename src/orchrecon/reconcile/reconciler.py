@@ -48,6 +48,9 @@ from orchrecon.store.ledger import Record
 from orchrecon.store.locks import reconciler_lock
 
 LEDGER_POLL_SECONDS = 0.2  # how soon a table update reported by another process is decided
+PUBLISH_SECONDS = 0.5  # how late a run's records may show in status files and reports, at most
+PUBLISH_CHUNK = 4  # orchestrations whose files are written between two turns of the loop
+WRITERS = 4  # threads appending the API's requests
 HEARTBEAT_SECONDS = 15.0  # _reconciler.json is rewritten at least this often, for health checks
 
 Log = Callable[[str, Mapping[str, object]], None]
@@ -92,8 +95,11 @@ class Reconciler:
         self._source_due = False
         self.metrics = ReconcilerMetrics()
         self._api_url: str | None = None
-        # Requests from the API are appended and fsynced here, one at a time in arrival order, off the loop.
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orchrecon-ledger")
+        # Requests from the API are appended and fsynced in these threads, off the loop. Several, so that
+        # appends made while one thread waits for its fsync share the next one (Ledger.sync): one at a
+        # time, a burst of requests queued behind each other's fsync. Runs of an orchestration still
+        # start in ledger order, whichever thread appended them.
+        self._writer = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="orchrecon-ledger")
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
@@ -151,6 +157,10 @@ class Reconciler:
         """The API's address, shown in `_reconciler.json` (None: no API)."""
         self._api_url = url
 
+    def live_run(self, run_id: str) -> tuple[RunView, Mapping[str, Any] | None] | None:
+        """A run executing or waiting in this reconciler, from memory (see `Runner.live`)."""
+        return self._runner.live(run_id)
+
     def published(self, name: str) -> Mapping[str, Any] | None:
         """What `status/<name>.json` holds, as last published."""
         return self._publisher.status(name)
@@ -189,7 +199,7 @@ class Reconciler:
         poll, whichever comes first."""
         loop = asyncio.get_running_loop()
         self._follow_parallel_limit(self._revision)  # restored definitions carry their project's limit
-        next_fetch = next_beat = fetched_at = 0.0
+        next_fetch = next_beat = next_publish = fetched_at = 0.0
         fetching: asyncio.Task[SourceState] | None = None
         changed = True  # the first pass always writes the status files
         while True:
@@ -209,7 +219,11 @@ class Reconciler:
                 fetching = None
                 next_fetch = loop.time() + self._interval.total_seconds()
             changed |= self.evaluate(self._app.clock.now())
-            self.write_statuses()  # only those a change touched: with 10,000 orchestrations that matters
+            # Status files and reports follow within PUBLISH_SECONDS, not after every pass: a burst of runs
+            # would have them rewritten many times a second. A new revision shows at once.
+            if self._all_dirty or loop.time() >= next_publish:
+                await self._write_statuses_yielding()  # only those a change touched: with 10,000 that matters
+                next_publish = loop.time() + PUBLISH_SECONDS
             if changed or loop.time() >= next_beat:
                 self.write_reconciler_status()
                 next_beat = loop.time() + HEARTBEAT_SECONDS
@@ -452,8 +466,8 @@ class Reconciler:
         retry_of: str | None = None,
     ) -> Record:
         """Request a run (for the API) and run it here under every serialization rule. Returns the
-        `run.requested` record once it is durable: the append and fsync happen in the writer thread,
-        in the order requests arrive, so the loop never waits for the disk."""
+        `run.requested` record once it is durable: the append and fsync happen in a writer thread, so the
+        loop never waits for the disk."""
         request = functools.partial(
             self._runner.request, definition, selected=selected, trigger=trigger, by=by, retry_of=retry_of, cause=cause
         )
@@ -462,7 +476,7 @@ class Reconciler:
         return requested
 
     async def append(self, records: Sequence[Mapping[str, Any]]) -> list[Record]:
-        """Append records and make them durable, in the writer thread (for the API)."""
+        """Append records and make them durable, in a writer thread (for the API)."""
 
         def write() -> list[Record]:
             written = self._app.ledger.append(records)
@@ -476,7 +490,7 @@ class Reconciler:
         name, run_id, trigger = str(requested["orchestration"]), str(requested["run"]), str(requested["trigger"])
         self._starts[name] = parse_time(requested["time"])
         loop = asyncio.get_running_loop()
-        task: asyncio.Task[object] = loop.create_task(self._execute(run_id, revision), name=run_id)
+        task: asyncio.Task[object] = loop.create_task(self._execute(run_id, revision, requested), name=run_id)
         self._runs.add(task)
         task.add_done_callback(self._runs.discard)
         cause = requested.get("cause") or {}
@@ -484,16 +498,16 @@ class Reconciler:
         self._log("run requested", {"orchestration": name, "run": run_id, "trigger": trigger, **shown})
         return run_id
 
-    async def _execute(self, run_id: str, revision: str | None) -> object:
+    async def _execute(self, run_id: str, revision: str | None, requested: Record) -> object:
         try:
-            return await self._execute_in(run_id, revision)
+            return await self._execute_in(run_id, revision, requested)
         except StorageError as exc:  # the runner stopped it and recorded why, or left that to recovery
             self._log("run stopped: the state directory refused a write", {"run": run_id, "error": str(exc)})
             return None
 
-    async def _execute_in(self, run_id: str, revision: str | None) -> object:
+    async def _execute_in(self, run_id: str, revision: str | None, requested: Record) -> object:
         async def run() -> RunView:  # its notifications are sent after its end, which they never delay
-            view = self._finished(await self._notifier.watch(run_id, self._runner.execute(run_id)))
+            view = self._finished(await self._notifier.watch(run_id, self._runner.execute(run_id), requested))
             await self._notifier.settle(run_id)
             return view
 
@@ -521,6 +535,20 @@ class Reconciler:
         self._all_dirty, self._dirty = False, set()
         if names is None or names:
             self._publisher.publish(self._desired, names)  # with the reports and the index
+
+    async def _write_statuses_yielding(self) -> None:
+        """`write_statuses`, letting the loop serve the API and the runs between a few orchestrations: a
+        burst of runs touches many at once, and rendering their reports in one go stalls the loop."""
+        if self._all_dirty:  # a new revision: one pass, as before
+            self.write_statuses()
+            return
+        names = sorted(self._dirty - {""})
+        self._dirty = set()
+        for start in range(0, len(names), PUBLISH_CHUNK):
+            last = start + PUBLISH_CHUNK >= len(names)
+            self._publisher.publish(self._desired, names[start : start + PUBLISH_CHUNK], index=last)
+            if not last:
+                await asyncio.sleep(0)
 
     def _trigger_armed(self, name: str) -> datetime | None:
         """Since when the applied trigger of `name` counts updates (None: no trigger, or not armed)."""

@@ -378,6 +378,8 @@ class RunStore:
             db = sqlite3.connect(self._index, timeout=30, isolation_level=None)
             try:
                 db.execute("PRAGMA journal_mode=WAL")
+                # No fsync per catch-up: the index is derived, and WAL keeps it consistent without one.
+                db.execute("PRAGMA synchronous=NORMAL")
                 db.executescript(_SCHEMA)
                 identity = self._index.stat().st_ino
             except BaseException:
