@@ -75,6 +75,11 @@ class ApiTokenStore:
     def file(self) -> Path:
         return self._file
 
+    def stamp(self) -> tuple[object, ...]:
+        """Changes whenever a token file is written (create, revoke, rotate, a last use): whoever keeps
+        what `authenticate` answered may keep it while the stamp stays the same. Two stats, no read."""
+        return tuple(_file_stamp(f) for f in (self._file, self._orchestration_tokens.file))
+
     def create(
         self, name: str, *, scopes: Sequence[str], orchestrations: Sequence[str] = (), email: str | None = None
     ) -> str:
@@ -246,3 +251,11 @@ def _stored(entry: Any) -> _Stored | None:
         last_used=entry.get("lastUsed"),
     )
     return _Stored(token=token, salt=salt, digest=digest)
+
+
+def _file_stamp(file: Path) -> tuple[int, int, int] | None:
+    try:
+        found = file.stat()
+    except FileNotFoundError:
+        return None
+    return (found.st_ino, found.st_mtime_ns, found.st_size)
