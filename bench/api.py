@@ -36,7 +36,6 @@ import asyncio
 import http.client
 import json
 import multiprocessing
-import os
 import pstats
 import random
 import shutil
@@ -44,7 +43,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 from collections import Counter
@@ -53,7 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from figures import out_problem, positive, print_rows, print_targets
+from figures import out_problem, positive, print_rows, print_targets, work_folder
 from plan import print_stats
 from reconcile import BenchError, commit_all, cpu_times, orchrecon_argv, orchrecon_source, progress, started, stop
 
@@ -585,11 +583,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem:
         print(f"api.py: {problem}", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="orchrecon-bench-api-") as tmp:
-        work = (args.out if args.out is not None else Path(tmp)).absolute()
-        work.mkdir(parents=True, exist_ok=True)
-        print(f"work: {work}" + ("" if args.out is not None else " (temporary)") + f", seed {args.seed}")
-        print(f"python: {sys.executable}; {os.cpu_count()} CPUs; httpx {httpx.__version__}")
+    with work_folder(args.out, "orchrecon-bench-api-", args.seed, f"httpx {httpx.__version__}") as work:
         print(f"orchrecon: {orchrecon_source()}")
         try:
             results = run(args, work)

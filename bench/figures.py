@@ -4,7 +4,11 @@ how their options are checked."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import os
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -31,6 +35,18 @@ def positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+@contextmanager
+def work_folder(out: Path | None, prefix: str, seed: int, tools: str) -> Iterator[Path]:
+    """The benchmark's folder (`--out`, else a temporary one, removed after), announced with the lines
+    every report starts with: where, the seed, the interpreter, the CPUs and `tools` (their versions)."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        work = (out if out is not None else Path(tmp)).absolute()
+        work.mkdir(parents=True, exist_ok=True)
+        print(f"work: {work}" + ("" if out is not None else " (temporary)") + f", seed {seed}")
+        print(f"python: {sys.executable}; {os.cpu_count()} CPUs; {tools}")
+        yield work
 
 
 def out_problem(out: Path | None) -> str | None:

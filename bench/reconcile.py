@@ -42,7 +42,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -51,7 +50,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from figures import out_problem, positive, print_rows, print_targets
+from figures import out_problem, positive, print_rows, print_targets, work_folder
 from plan import Generated, generate, print_stats
 
 import orchrecon
@@ -618,11 +617,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem:
         print(f"reconcile.py: {problem}", file=sys.stderr)
         return 2
-    with tempfile.TemporaryDirectory(prefix="orchrecon-bench-") as tmp:
-        work = (args.out if args.out is not None else Path(tmp)).absolute()
-        work.mkdir(parents=True, exist_ok=True)
-        print(f"work: {work}" + ("" if args.out is not None else " (temporary)") + f", seed {args.seed}")
-        print(f"python: {sys.executable}; {os.cpu_count()} CPUs; {git(work, '--version')}")
+    with work_folder(args.out, "orchrecon-bench-", args.seed, git(Path(), "--version")) as work:
         print(f"orchrecon: {orchrecon_source()}")
         try:
             results = run(args, work)

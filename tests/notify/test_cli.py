@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from orchrecon.clock import parse_time
 from orchrecon.notify import Policy
@@ -16,23 +12,6 @@ from tests.execution import builders
 from tests.execution.builders import Workspace, task
 from tests.notify import receivers, scenes
 from tests.notify.receivers import Mailbox, Webhook
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Iterator[Workspace]:
-    yield from builders.workspace(tmp_path)
-
-
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    with receivers.smtp_server() as box:
-        yield box
-
-
-@pytest.fixture
-def hook() -> Iterator[Webhook]:
-    with receivers.webhook() as receiver:
-        yield receiver
 
 
 def run(ws: Workspace, *args: str, hook_url: str = "") -> builders.Done:

@@ -7,11 +7,8 @@ import asyncio
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from orchrecon.app import open_app
 from orchrecon.gitsource.remote import RemoteSource
@@ -20,23 +17,11 @@ from orchrecon.notify.claims import INTERRUPTED
 from orchrecon.reconcile.reconciler import Reconciler
 from tests.builders import clone_with_remote, git, write
 from tests.clocks import FakeClock
-from tests.execution import builders
 from tests.execution.builders import Workspace, task, wait_until
 from tests.notify import receivers, scenes
 from tests.notify.receivers import Mailbox, Webhook
 
 TABLE = "in.c-ext.ready"
-
-
-@pytest.fixture
-def ws(tmp_path: Path) -> Iterator[Workspace]:
-    yield from builders.workspace(tmp_path)
-
-
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    with receivers.smtp_server() as box:
-        yield box
 
 
 def triggered(ws: Workspace, mailbox: Mailbox, *, gate: str | None = None) -> None:
