@@ -16,6 +16,7 @@ from starlette.requests import Request
 from orchrecon.access import Action, Principal, allows
 from orchrecon.api.errors import ApiError
 from orchrecon.api.port import Tokens
+from orchrecon.errors import StorageError
 
 MAX_SECRET = 512  # longer is no token of ours; not worth hashing
 KNOWN_SECONDS = 30.0  # below the store's once-a-minute last-use mark, so each use a minute is still seen
@@ -52,7 +53,10 @@ class Authenticator:
         secret = secret.strip()
         found = None
         if scheme.lower() == "bearer" and secret and len(secret) <= MAX_SECRET:
-            found = await self._resolve(secret)
+            try:
+                found = await self._resolve(secret)
+            except StorageError as exc:  # a damaged token file: the service is not there, the client did no wrong
+                raise ApiError(503, str(exc)) from None
         if found is None:
             raise ApiError(
                 401, "a valid token is required: Authorization: Bearer <token>", headers={"WWW-Authenticate": "Bearer"}

@@ -81,7 +81,7 @@ def query(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
     params = request.query_params
     for key in params:
         if key not in allowed:
-            raise ApiError(422, f"{key}: unknown query parameter (parameters: {', '.join(allowed)})")
+            raise ApiError(422, f"{shown(key)}: unknown query parameter (parameters: {', '.join(allowed)})")
         if len(params.getlist(key)) > 1:
-            raise ApiError(422, f"{key}: given more than once")
+            raise ApiError(422, f"{shown(key)}: given more than once")
     return dict(params)

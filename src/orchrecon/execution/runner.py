@@ -118,22 +118,30 @@ class Runner:
         started it beyond `trigger` and `by` (the schedule and slot, the trigger's tables, the API token)."""
         run_id = self._new_id()
         lock = run_lock(self._state.locks, run_id)
-        lock.try_acquire()  # before the record exists, so recovery never mistakes it for an orphan
+        # Taken before the record exists, so recovery never mistakes it for an orphan; held already, the
+        # id is another run's (two requests in one second drew the same random part): draw again.
+        while not lock.try_acquire():
+            run_id = self._new_id()
+            lock = run_lock(self._state.locks, run_id)
         try:
             endnotes.reserve(lock.path)  # a run whose end could go unexplained is not started
-            record = self._ledger.append_one(
-                "run.requested",
-                run=run_id,
-                orchestration=definition.orchestration.name,
-                trigger=trigger,
-                by=by,
-                retryOf=retry_of,
-                revision=definition.revision,
-                dirty=definition.dirty,
-                maxParallelJobs=definition.max_parallel_jobs,
-                phases=phases_field(definition.orchestration, selected),
-                definition=dict(definition.documents),
-                **({"cause": dict(cause)} if cause else {}),
+            [record], position = self._ledger.append_at(
+                [
+                    {
+                        "type": "run.requested",
+                        "run": run_id,
+                        "orchestration": definition.orchestration.name,
+                        "trigger": trigger,
+                        "by": by,
+                        "retryOf": retry_of,
+                        "revision": definition.revision,
+                        "dirty": definition.dirty,
+                        "maxParallelJobs": definition.max_parallel_jobs,
+                        "phases": phases_field(definition.orchestration, selected),
+                        "definition": dict(definition.documents),
+                        **({"cause": dict(cause)} if cause else {}),
+                    }
+                ]
             )
         except StorageError:
             lock.release(remove=True)  # nothing was recorded
@@ -144,7 +152,7 @@ class Runner:
         except StorageError as exc:  # recorded, perhaps not durably: it ends here, with the cause
             self._give_up(run_id, {"status": RunStatus.CANCELLED.value, "reason": exc.reason})
             raise
-        self._requests[run_id] = (record, self._ledger.last_position)
+        self._requests[run_id] = (record, position)
         self._notify(record)
         return record
 
@@ -334,6 +342,7 @@ class Runner:
                 if self._observer is not None and loop.time() >= next_look:
                     self._say_waiting(active, self._earlier(view))
                     next_look = loop.time() + WAIT_LOOK_SECONDS
+                active.turn.clear()  # set when it headed the queue before an earlier run was put ahead of it
                 await _first_of(active.turn, active.cancel, timeout=WAIT_LOOK_SECONDS)
                 continue
             if lock.try_acquire():

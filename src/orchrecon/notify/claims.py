@@ -47,6 +47,14 @@ class Claims:
         self.learn(written)
         return bool(written)
 
+    def catch_up(self) -> None:
+        """Learn the records appended since the last look without the ledger's lock (they never change),
+        so that the next claim reads only what comes after, under it. Damaged lines are passed over here;
+        the claim's own read reports them."""
+        for position, record in self._ledger.read(self._since, on_damage=lambda _: None):
+            self.learn([record])
+            self._since = position
+
     def learn(self, records: Collection[Record]) -> None:
         for r in records:
             if r.get("type") in KINDS and isinstance(r.get("key"), str):

@@ -43,7 +43,7 @@ async def send(
             raise DeliveryError(f"{server}: {text}") from None
 
     server = f"smtp {smtp.host}:{smtp.port}"
-    return await attempt(policy, once, recipient=server)
+    return await attempt(policy, once, recipient=server, retry_timeouts=False)
 
 
 async def _in_daemon_thread(call: Callable[[], None]) -> None:

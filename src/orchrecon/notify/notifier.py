@@ -16,7 +16,7 @@ import functools
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from orchrecon.clock import Clock, parse_time
 from orchrecon.documents.model import EnvValue, Event, FromEnv, Notification
@@ -37,6 +37,9 @@ Log = Callable[[str, Mapping[str, object]], None]
 PAST_RUNS = 200  # earlier runs looked at: enough for the last 20 successes between failures
 SWEEP_WINDOW = timedelta(hours=24)
 START_POLL_SECONDS = 0.2
+
+
+_T = TypeVar("_T")
 
 
 @dataclass(kw_only=True)
@@ -116,12 +119,15 @@ class Notifier:
         notifications = decide.effective(definition.orchestration, definition.project)
         if not notifications and not request.get("by"):
             return None  # nobody to tell
-        previous = [
+        previous = self._previous(definition.orchestration.name, run_id)
+        return _Plan(definition=definition, notifications=notifications, previous=previous, request=request)
+
+    def _previous(self, orchestration: str, run_id: str) -> list[PastRun]:
+        return [
             PastRun(seq=s.seq, status=s.status, started_at=s.started_at, finished_at=s.finished_at)
-            for s in self._store.recent(definition.orchestration.name, PAST_RUNS)
+            for s in self._store.recent(orchestration, PAST_RUNS)
             if s.id != run_id
         ]
-        return _Plan(definition=definition, notifications=notifications, previous=previous, request=request)
 
     async def _processing_long(self, run_id: str, plan: _Plan, claims: Claims) -> None:
         try:
@@ -142,6 +148,7 @@ class Notifier:
             view = self._store.get(run_id)
             if view is None or view.status.finished:
                 return
+            await asyncio.to_thread(claims.catch_up)  # hours of records, perhaps: not on the loop, not locked
             # Its own task: the run ending while this one is sent must not cut it off mid-way.
             self._start(run_id, self._deliver(view, delivery, plan, claims, average))
 
@@ -158,7 +165,13 @@ class Notifier:
             await asyncio.sleep(START_POLL_SECONDS)
 
     async def _end(self, view: RunView, plan: _Plan, claims: Claims) -> None:
-        events = decide.end_events(view, plan.previous)
+        # The runs before it as they ended, not as they were when it was requested: one requested while
+        # another ran must see how that one ended (else `recovered` is told twice, or never).
+        previous = self._guarded(lambda: self._previous(view.orchestration, view.id), view.id) or plan.previous
+        events = decide.end_events(view, previous)
+        # What was recorded while it ran is read now, off the loop and without the ledger's lock, so the
+        # claims below read only what comes after.
+        await asyncio.to_thread(claims.catch_up)
         wanted = decide.deliveries(view, events, plan.notifications)
         await asyncio.gather(*(self._deliver(view, d, plan, claims) for d in wanted))
 
@@ -254,7 +267,7 @@ class Notifier:
             policy=self.policy,
         )
 
-    def _guarded(self, work: Callable[[], _Plan | None], run_id: str) -> _Plan | None:
+    def _guarded(self, work: Callable[[], _T], run_id: str) -> _T | None:
         try:
             return work()
         except Exception as exc:  # a damaged record must not stop the run

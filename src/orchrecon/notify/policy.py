@@ -38,9 +38,13 @@ class DeliveryError(Exception):
     """One attempt failed; the message is safe to record (no secret in it)."""
 
 
-async def attempt(policy: Policy, once: Callable[[], Awaitable[None]], *, recipient: str) -> Outcome:
+async def attempt(
+    policy: Policy, once: Callable[[], Awaitable[None]], *, recipient: str, retry_timeouts: bool = True
+) -> Outcome:
     """Call `once` up to `policy.attempts` times, each bounded by `policy.timeout`, until it succeeds;
-    `recipient` (no secret in it) begins the error of an attempt that timed out."""
+    `recipient` (no secret in it) begins the error of an attempt that timed out. Without
+    `retry_timeouts`, an attempt that timed out is the last: it may still be going on (an SMTP exchange
+    in its thread), and another could deliver the same message twice."""
     error = "not attempted"
     for n in range(1, policy.attempts + 1):
         try:
@@ -51,6 +55,8 @@ async def attempt(policy: Policy, once: Callable[[], Awaitable[None]], *, recipi
             error = str(exc)
         except TimeoutError:
             error = f"{recipient}: no answer within {policy.timeout:g}s"
+            if not retry_timeouts:
+                return Outcome(sent=False, attempts=n, error=f"{error}; not tried again, it may still arrive")
         if n < policy.attempts:
             await asyncio.sleep(policy.pause(n))
     return Outcome(sent=False, attempts=policy.attempts, error=error)

@@ -22,6 +22,8 @@ async def post(url: str, body: dict[str, Any], policy: Policy) -> Outcome:
             raise DeliveryError(f"{origin}: no answer within {policy.timeout:g}s") from None
         except httpx.HTTPError as exc:
             raise DeliveryError(f"{origin}: {_scrub(exc, url, origin)}") from None
+        except httpx.InvalidURL:  # not an HTTPError: a URL with a stray newline from a secrets file, say
+            raise DeliveryError(f"{origin}: not a valid URL") from None
         if not 200 <= response.status_code < 300:
             raise DeliveryError(f"{origin}: HTTP {response.status_code}")
 

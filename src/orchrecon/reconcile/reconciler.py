@@ -409,7 +409,8 @@ class Reconciler:
     def _observe(self, record: Record) -> None:
         kind = record.get("type")
         if kind == "run.requested":
-            self._starts[record["orchestration"]] = parse_time(record["time"])
+            at = parse_time(record["time"])  # ledger order, but `_start` may have seen a later one first
+            self._starts[record["orchestration"]] = max(at, self._starts.get(record["orchestration"], at))
             self._run_owner[record["run"]] = record["orchestration"]
         elif kind == "table.updated":
             at = parse_time(record["time"])
@@ -488,7 +489,9 @@ class Reconciler:
     def _start(self, requested: Record, revision: str | None) -> str:
         """Execute a run just requested, as a task of the loop named by its id."""
         name, run_id, trigger = str(requested["orchestration"]), str(requested["run"]), str(requested["trigger"])
-        self._starts[name] = parse_time(requested["time"])
+        at = parse_time(requested["time"])
+        # Never back: an API request fsynced in a writer thread may come after a later run's start here.
+        self._starts[name] = max(at, self._starts.get(name, at))
         loop = asyncio.get_running_loop()
         task: asyncio.Task[object] = loop.create_task(self._execute(run_id, revision, requested), name=run_id)
         self._runs.add(task)

@@ -69,13 +69,16 @@ class Ledger:
 
     def append(self, records: Sequence[Mapping[str, Any]]) -> list[Record]:
         """Append `records` (each with a `type`) in order with consecutive seqs; returns them complete."""
-        if not records:
-            return []
+        return self.append_at(records)[0] if records else []
+
+    def append_at(self, records: Sequence[Mapping[str, Any]]) -> tuple[list[Record], Position]:
+        """`append`, with the position just after the records: `last_position` read afterwards may
+        already be another thread's."""
         with self._mutex:
             lock = self._lock_descriptor()
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
-                return self._append_locked(records)
+                return self._append_locked(records), self.last_position
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
