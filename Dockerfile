@@ -30,6 +30,8 @@ ENV ORCHRECON_STATE_DIR=/state \
     PYTHONUNBUFFERED=1
 # The ledger, status files, reports, logs, tokens and the repository's mirror: keep it across restarts.
 VOLUME ["/state"]
+# The HTTP API, when the command says `reconcile --listen 0.0.0.0:8080`.
+EXPOSE 8080
 USER 10001:10001
 # A local checkout may be mounted here instead of --git (git trusts it whoever owns it, above).
 WORKDIR /repo

@@ -34,12 +34,13 @@ def _env() -> dict[str, str]:
     return dict(pair.split("=", 1) for pair in shlex.split(_one("ENV")))
 
 
-def test_the_image_is_slim_non_root_with_git_tzdata_an_init_a_state_volume_and_a_health_check() -> None:
+def test_the_image_is_slim_non_root_with_git_tzdata_an_init_a_state_volume_the_api_port_and_a_health_check() -> None:
     assert "slim" in _instructions()[0][1]
     assert _one("USER").split(":")[0] not in ("root", "0")
     installed = " ".join(args for name, args in _instructions() if name == "RUN")
     assert all(f" {package} " in installed for package in ("git", "tzdata", "tini", "openssh-client"))
     assert json.loads(_one("VOLUME")) == [_env()["ORCHRECON_STATE_DIR"]]
+    assert _one("EXPOSE") == "8080"  # the port README tells a container to listen on
     assert json.loads(_one("ENTRYPOINT"))[:2] == ["/usr/bin/tini", "--"]
     assert _one("HEALTHCHECK").split(" CMD ")[1] == '["orchrecon", "health"]'
 

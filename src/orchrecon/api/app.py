@@ -105,7 +105,7 @@ class _Api:
             raise ApiError(
                 403, f"token {principal.name!r} may not read metrics (runs:read over every orchestration, or admin)"
             )
-        return Response(self._r.metrics(), media_type=CONTENT_TYPE_LATEST)
+        return Response(await _answer(self._r.metrics), media_type=CONTENT_TYPE_LATEST)
 
     # -- orchestrations ------------------------------------------------------------------------------
 
@@ -114,7 +114,9 @@ class _Api:
         query(request, ())
         require(principal, Action.READ)
         shown = readable(principal)
-        found = [self._r.orchestration(n) for n in self._r.orchestrations() if shown is None or n in shown]
+        found = await _answer(
+            lambda: [self._r.orchestration(n) for n in self._r.orchestrations() if shown is None or n in shown]
+        )
         return _json({"orchestrations": found})
 
     async def orchestration(self, request: Request) -> Response:

@@ -15,6 +15,12 @@ _SQLITE_UNWRITABLE = {
 }
 
 
+def sqlite_busy(exc: sqlite3.Error) -> bool:
+    """`exc` means another connection held the database longer than the timeout: nothing is wrong with it."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(code, int) and (code & 0xFF) in (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED
+
+
 def sqlite_unwritable(exc: sqlite3.Error) -> str | None:
     """The cause when `exc` means the database cannot be written or opened here; None for damage and bugs."""
     code = getattr(exc, "sqlite_errorcode", None)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from orchrecon.errors import StorageError
 from orchrecon.runs import state as runstate
 from orchrecon.runs.state import RunView
 from orchrecon.store import faults
@@ -338,6 +339,8 @@ class RunStore:
         except sqlite3.DatabaseError as exc:
             if faults.sqlite_unwritable(exc):
                 raise
+            if faults.sqlite_busy(exc):  # another process holds it (a rebuild, say): not damage, keep it
+                raise StorageError("cannot update", str(self._index), "busy: another process holds it") from None
             self._drop_connection()
             self._index.unlink(missing_ok=True)  # damaged: it is only derived, build it again
             self._catch_up()
