@@ -337,11 +337,16 @@ class Runner:
         view = active.view
         loop = asyncio.get_running_loop()
         next_look = 0.0
+
+        def tell() -> None:  # only to tell people, now and then
+            nonlocal next_look
+            if self._observer is not None and loop.time() >= next_look:
+                self._say_waiting(active, self._earlier(view))
+                next_look = loop.time() + WAIT_LOOK_SECONDS
+
         while not active.cancel.is_set():
             if queue[0] is not active:  # an earlier run of this process waits too: this one's turn comes after
-                if self._observer is not None and loop.time() >= next_look:
-                    self._say_waiting(active, self._earlier(view))
-                    next_look = loop.time() + WAIT_LOOK_SECONDS
+                tell()
                 active.turn.clear()  # set when it headed the queue before an earlier run was put ahead of it
                 await _first_of(active.turn, active.cancel, timeout=WAIT_LOOK_SECONDS)
                 continue
@@ -352,9 +357,8 @@ class Runner:
                 lock.release()
                 recover(self._store, self._ledger, self._state)  # an earlier run's process may have died
                 self._say_waiting(active, earlier)
-            elif self._observer is not None and loop.time() >= next_look:  # only to tell people, now and then
-                self._say_waiting(active, self._earlier(view))
-                next_look = loop.time() + WAIT_LOOK_SECONDS
+            else:
+                tell()
             await asyncio.sleep(WAIT_POLL_SECONDS)
         return False
 

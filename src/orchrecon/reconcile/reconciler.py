@@ -409,8 +409,7 @@ class Reconciler:
     def _observe(self, record: Record) -> None:
         kind = record.get("type")
         if kind == "run.requested":
-            at = parse_time(record["time"])  # ledger order, but `_start` may have seen a later one first
-            self._starts[record["orchestration"]] = max(at, self._starts.get(record["orchestration"], at))
+            self._started(record["orchestration"], parse_time(record["time"]))
             self._run_owner[record["run"]] = record["orchestration"]
         elif kind == "table.updated":
             at = parse_time(record["time"])
@@ -489,9 +488,7 @@ class Reconciler:
     def _start(self, requested: Record, revision: str | None) -> str:
         """Execute a run just requested, as a task of the loop named by its id."""
         name, run_id, trigger = str(requested["orchestration"]), str(requested["run"]), str(requested["trigger"])
-        at = parse_time(requested["time"])
-        # Never back: an API request fsynced in a writer thread may come after a later run's start here.
-        self._starts[name] = max(at, self._starts.get(name, at))
+        self._started(name, parse_time(requested["time"]))
         loop = asyncio.get_running_loop()
         task: asyncio.Task[object] = loop.create_task(self._execute(run_id, revision, requested), name=run_id)
         self._runs.add(task)
@@ -500,6 +497,11 @@ class Reconciler:
         shown = {k: v for k, v in cause.items() if k in ("slot", "caughtUp", "tables", "token")}
         self._log("run requested", {"orchestration": name, "run": run_id, "trigger": trigger, **shown})
         return run_id
+
+    def _started(self, name: str, at: datetime) -> None:
+        """`name`'s last run started (was requested) at `at`, unless a later one is known: an API request
+        fsynced in a writer thread may reach `_start`, or the ledger, after a later run's start here."""
+        self._starts[name] = max(at, self._starts.get(name, at))
 
     async def _execute(self, run_id: str, revision: str | None, requested: Record) -> object:
         try:
