@@ -102,6 +102,18 @@ def _url_problem(url: str, *, templated: bool = False) -> str | None:
     return None
 
 
+LITERAL_WEBHOOK = (
+    "a webhook URL with a path or query is usually a secret (a Slack hook's path is its key), and written here "
+    "it is in git and in every run's recorded definition: give it as {fromEnv: VAR}"
+)
+
+
+def _carries_secret(url: str) -> bool:
+    """Whether a URL has more than its scheme and host (and port): the part incoming webhooks keep secret."""
+    parts = urlsplit(url)
+    return parts.path not in ("", "/") or bool(parts.query) or bool(parts.username or parts.password)
+
+
 def http_problems(doc: Document) -> Iterator[Diagnostic]:
     http = _get(doc.data, ("spec", "run", "http"))
     if not http:
@@ -204,9 +216,13 @@ def notification_problems(doc: Document, notifications: list[Any], path: JsonPat
     for i, notification in enumerate(notifications):
         yield from _email_problem(doc, (*path, i, "email"), notification.get("email"))
         webhook = notification.get("webhook")
-        problem = _url_problem(webhook) if isinstance(webhook, str) else None  # `{fromEnv}`: checked when sent
+        if not isinstance(webhook, str):
+            continue  # `{fromEnv}`: checked when sent
+        problem = _url_problem(webhook)
         if problem:
             yield diagnostic(doc, (*path, i, "webhook"), problem)
+        elif _carries_secret(webhook):
+            yield diagnostic(doc, (*path, i, "webhook"), LITERAL_WEBHOOK, severity=Severity.WARNING)
 
 
 def project_problems(doc: Document) -> Iterator[Diagnostic]:
