@@ -485,7 +485,8 @@ def report(r: Results) -> list[bool | None]:
         (
             "trigger decisions on those updates",
             # The clients start every orchestration again and again, so a trigger's cool-down (counted from the
-            # orchestration's last run, whatever started it) rarely passes: mostly "cooldown" is right here.
+            # orchestration's last run, whatever started it) rarely passes, and an update older than the last run's
+            # start waits for the next: "cooldown" and "waiting" are the right answers here.
             ", ".join(f"{t}: {n}" for t, n in sorted(r.accounting.decisions.items())) or "none",
         ),
         (

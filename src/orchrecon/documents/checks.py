@@ -103,8 +103,8 @@ def _url_problem(url: str, *, templated: bool = False) -> str | None:
 
 
 LITERAL_WEBHOOK = (
-    "a webhook URL with a path or query is usually a secret (a Slack hook's path is its key), and written here "
-    "it is in git and in every run's recorded definition: give it as {fromEnv: VAR}"
+    "a webhook URL with a path, query or credentials is usually a secret (a Slack hook's path is its key), "
+    "and written here it is in git and in every run's recorded definition: give it as {fromEnv: VAR}"
 )
 
 
