@@ -35,6 +35,7 @@ class App:
     api_tokens: ApiTokenStore  # reads nothing until used
     environ: Mapping[str, str]
     working_tree: bool = True  # False: no repository here; definitions come from the state directory
+    dask_scheduler: str | None = None  # command tasks run on this Dask cluster (--dask-scheduler)
 
     def runner(
         self,
@@ -45,6 +46,11 @@ class App:
     ) -> Runner:
         """A runner whose tasks run in the repository, or in `workdir(revision)` when given."""
         executors: dict[str, Executor] = {"command": CommandExecutor(), "http": _LazyHttpExecutor()}
+        if self.dask_scheduler:
+            # Imported here: distributed takes a second to import, and only a deployment with a cluster needs it.
+            from orchrecon.executors.cluster import DaskExecutor  # noqa: PLC0415
+
+            executors["command"] = DaskExecutor(self.dask_scheduler)
         return Runner(
             ledger=self.ledger,
             store=self.store,
@@ -92,6 +98,7 @@ def open_app(
     environ: Mapping[str, str] | None = None,
     clock: Clock | None = None,
     read_only: bool = False,
+    dask_scheduler: str | None = None,
 ) -> App:
     """Find the repository, open its state directory and record runs whose process died.
 
@@ -101,7 +108,9 @@ def open_app(
 
     `read_only`, for commands that only read: a named state directory must exist, nothing is created, and
     a damaged ledger is a warning on stderr; otherwise damage makes the command refuse
-    (LedgerDamagedError, as soon as it is known). No dead run is recorded while there is damage."""
+    (LedgerDamagedError, as soon as it is known). No dead run is recorded while there is damage.
+
+    `dask_scheduler` (else ORCHRECON_DASK_SCHEDULER) sends command tasks to that Dask cluster."""
     # A plain dict: tasks copy it on every start, and copying os.environ decodes every entry each time.
     environ = dict(os.environ if environ is None else environ)
     named = state_dir.named(state, environ)
@@ -135,9 +144,23 @@ def open_app(
         api_tokens=ApiTokenStore(directory.secrets, clock),
         environ=environ,
         working_tree=root is not None,
+        dask_scheduler=cluster_address(dask_scheduler, environ),
     )
     recover(store, ledger, directory)  # its first query refreshes the index: known damage shows there
     return app
+
+
+DASK_SCHEDULER_VAR = "ORCHRECON_DASK_SCHEDULER"
+
+
+def cluster_address(option: str | None, environ: Mapping[str, str]) -> str | None:
+    """The Dask scheduler command tasks go to: `--dask-scheduler`, else ORCHRECON_DASK_SCHEDULER; None: here."""
+    if option == "":
+        raise UsageError("--dask-scheduler is empty: name the scheduler (tcp://HOST:8786), or leave it out")
+    address = option or environ.get(DASK_SCHEDULER_VAR) or None
+    if address is not None and "://" not in address:
+        address = f"tcp://{address}"  # as `dask worker HOST:PORT` takes it
+    return address
 
 
 def _repository(repo: Path, named: StateDir | None) -> Path | None:

@@ -127,6 +127,7 @@ def execute(
             out.write(f"details: orchrecon show {view.id}\n")
         out.flush()
         await notifier.settle()
+        await runner.close()
         return view.status
 
     with definitions.revision_trees(app) as workdir:

@@ -19,7 +19,7 @@ from orchrecon.api.app import create_app
 from orchrecon.api.server import ApiServer, bind, parse_listen, server, url_of
 from orchrecon.app import open_app
 from orchrecon.clock import Clock, format_time
-from orchrecon.commands import Subparsers
+from orchrecon.commands import Subparsers, add_cluster_option
 from orchrecon.commands._runs import watch_children_with_pidfd
 from orchrecon.documents.durations import parse_duration
 from orchrecon.documents.repository import find_root
@@ -43,6 +43,7 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--grace", default="30s", metavar="DURATION", help="on SIGTERM, how long runs may finish (30s)")
     p.add_argument("--standby", action="store_true", help="wait while another reconciler holds the state directory")
     p.add_argument("--log-format", choices=["text", "json"], default="text")
+    add_cluster_option(p)
     p.add_argument("--listen", metavar="HOST:PORT", help="serve the HTTP API there (port 0: any free port)")
     p.set_defaults(
         handler=lambda a: run(
@@ -57,6 +58,7 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
             standby=a.standby,
             log_format=a.log_format,
             listen=a.listen,
+            dask_scheduler=a.dask_scheduler,
             out=sys.stdout,
             environ=os.environ,
         )
@@ -78,6 +80,7 @@ def run(
     out: TextIO,
     listen: str | None = None,
     environ: Mapping[str, str],
+    dask_scheduler: str | None = None,
 ) -> int:
     every, patience = _duration("--interval", interval), _duration("--grace", grace)
     address = parse_listen(listen) if listen is not None else None
@@ -92,7 +95,7 @@ def run(
     if git_url is not None and watch:
         raise UsageError("--watch follows a local checkout; a remote one (--git) is fetched every --interval")
     # A local source needs a repository here, even where a state directory alone would do for other commands.
-    app = open_app(None if git_url else find_root(repo), state_dir, environ=environ)
+    app = open_app(None if git_url else find_root(repo), state_dir, environ=environ, dask_scheduler=dask_scheduler)
     source: Source = (
         RemoteSource(git_url, branch or DEFAULT_BRANCH, app.state.source, environ) if git_url else LocalSource(app.repo)
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from orchrecon.app import open_app
-from orchrecon.commands import Subparsers
+from orchrecon.commands import Subparsers, add_cluster_option
 from orchrecon.commands._runs import check_person, current_definition, execute
 from orchrecon.errors import UsageError
 from orchrecon.gitsource import user_email
@@ -23,6 +23,7 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--task", action="append", default=[], metavar="T", help="retry these tasks instead")
     p.add_argument("--current", action="store_true", help="use the working tree's definition, not the run's")
     p.add_argument("--as", dest="as_email", metavar="EMAIL", help="who is notified (default: git user.email)")
+    add_cluster_option(p)
     p.set_defaults(
         handler=lambda a: run(
             repo=a.repo,
@@ -31,6 +32,7 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
             tasks=a.task,
             current=a.current,
             as_email=a.as_email,
+            dask_scheduler=a.dask_scheduler,
             out=sys.stdout,
             environ=os.environ,
         )
@@ -47,9 +49,10 @@ def run(
     as_email: str | None,
     out: TextIO,
     environ: Mapping[str, str],
+    dask_scheduler: str | None = None,
 ) -> int:
     check_person(as_email)
-    app = open_app(repo, state_dir, environ=environ)
+    app = open_app(repo, state_dir, environ=environ, dask_scheduler=dask_scheduler)
     old = app.run_view(run_id)
     run_id = old.id  # the full id of a prefix
     if not old.status.finished:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from orchrecon.app import open_app
-from orchrecon.commands import Subparsers
+from orchrecon.commands import Subparsers, add_cluster_option
 from orchrecon.commands._runs import check_person, current_definition, execute
 from orchrecon.gitsource import user_email
 from orchrecon.runs.definition import select
@@ -22,6 +22,7 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
     p.add_argument("--task", action="append", default=[], metavar="T", help="run only these tasks")
     p.add_argument("--skip-task", action="append", default=[], metavar="T", help="leave these tasks out")
     p.add_argument("--as", dest="as_email", metavar="EMAIL", help="who is notified (default: git user.email)")
+    add_cluster_option(p)
     p.set_defaults(
         handler=lambda a: run(
             repo=a.repo,
@@ -30,6 +31,7 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
             tasks=a.task,
             skip=a.skip_task,
             as_email=a.as_email,
+            dask_scheduler=a.dask_scheduler,
             out=sys.stdout,
             environ=os.environ,
         )
@@ -46,9 +48,10 @@ def run(
     as_email: str | None,
     out: TextIO,
     environ: Mapping[str, str],
+    dask_scheduler: str | None = None,
 ) -> int:
     check_person(as_email)
-    app = open_app(repo, state_dir, environ=environ)
+    app = open_app(repo, state_dir, environ=environ, dask_scheduler=dask_scheduler)
     definition = current_definition(app, name)
     selected = select(definition.orchestration, tasks, skip, source=definition.source)
     by = as_email or user_email(app.repo)

@@ -16,7 +16,7 @@ import bisect
 import contextlib
 import os
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from orchrecon.clock import Clock, format_time
 from orchrecon.documents.model import Phase, Task, deep_merge
 from orchrecon.errors import StorageError
 from orchrecon.execution.orphans import kill_run_processes
-from orchrecon.executors import Executor, Outcome, TaskJob
+from orchrecon.executors import Executor, Outcome, Placing, TaskJob
 from orchrecon.runs import state as runstate
 from orchrecon.runs.definition import RunDefinition, phases_field
 from orchrecon.runs.state import RunStatus, RunView, StepStatus
@@ -196,6 +196,24 @@ class Runner:
         for _ in range(-delta):  # hold the surplus slots as they come free; the hot path stays a plain semaphore
             taken = asyncio.get_running_loop().create_task(self._slots.acquire())
             self._shrinking.add(taken)
+
+    def cluster_status(self) -> dict[str, Any] | None:
+        """What the cluster the tasks run on says of itself (scheduler, reachable, workers); None: they run here."""
+        status = getattr(self._executors.get("command"), "status", None)
+        return status() if callable(status) else None
+
+    async def check_cluster(self) -> None:
+        """Connect to the cluster (if tasks run on one) so that its status is known before a task needs it."""
+        check = getattr(self._executors.get("command"), "check", None)
+        if callable(check):
+            await check()
+
+    async def close(self) -> None:
+        """Let go of what the executors hold open (a cluster's connection)."""
+        for executor in self._executors.values():
+            close = getattr(executor, "close", None)
+            if callable(close):
+                await close()
 
     # -- executing -----------------------------------------------------------------------------------
 
@@ -449,7 +467,6 @@ class Runner:
                     self._not_started(view, phase, task)
                     return
                 log = active.log_dir / f"{task.name}.log"
-                self._append(view, "task.started", phase=phase.name, task=task.name, config=task.config, log=str(log))
                 job = TaskJob(
                     run_id=view.id,
                     orchestration=view.orchestration,
@@ -460,8 +477,15 @@ class Runner:
                     repo_root=active.root,
                     log_path=log,
                     environ=self._environ,
+                    revision=definition.revision,
+                    dirty=definition.dirty,
                 )
                 executor = self._executors["command" if config.run.command is not None else "http"]
+                # Where it runs (a cluster's worker) is decided first, so that its record can say so.
+                where = await executor.place(job) if isinstance(executor, Placing) else {}
+                self._append(
+                    view, "task.started", phase=phase.name, task=task.name, config=task.config, log=str(log), **where
+                )
                 started = self._clock.monotonic()
                 try:
                     result = await executor.run(job)
@@ -495,6 +519,8 @@ class Runner:
                         )
                 elif not task.continue_on_failure:
                     failed.set()
+                if result.hold is not None:
+                    await _unless_interrupted(result.hold())
         finally:
             lock.release()
 
@@ -562,6 +588,17 @@ def _storage_error(exc: BaseException) -> StorageError | None:
     if isinstance(exc, BaseExceptionGroup):
         return next((found for e in exc.exceptions if (found := _storage_error(e)) is not None), None)
     return None
+
+
+async def _unless_interrupted(hold: Awaitable[None]) -> None:
+    """Wait for `hold` to end, even when cancelled meanwhile (then re-raised after it): what it guards (a
+    configuration that may still be in use elsewhere) must not be released early."""
+    waiting = asyncio.ensure_future(hold)
+    try:
+        await asyncio.shield(waiting)
+    except asyncio.CancelledError:
+        await waiting
+        raise
 
 
 async def _first_of(*events: asyncio.Event, timeout: float) -> None:

@@ -104,7 +104,7 @@ class CommandExecutor:
                 result = timed_out(spec.timeout)
                 log.line(f"[orchrecon] {result.error}; the process group was killed")
                 return result
-            return self._result(returncode, log)
+            return exit_result(returncode, log)
 
     async def _supervise(self, transport: asyncio.SubprocessTransport, output: _Output, timeout: float) -> int | None:
         """The command's return code, or None when it timed out. Its process group is gone on return."""
@@ -152,20 +152,21 @@ class CommandExecutor:
                 return
         _signal_group(pgid, signal.SIGKILL)
 
-    @staticmethod
-    def _result(returncode: int, log: TaskLog) -> TaskResult:
-        if log.fault is not None:
-            return failure(log.fault.reason)
-        if returncode == 0:
-            return TaskResult(outcome=Outcome.SUCCESS, exit_code=0)
-        if returncode < 0:
-            error, exit_code, details = f"killed by signal {-returncode}", None, {"signal": -returncode}
-        else:
-            error, exit_code, details = f"exited with code {returncode}", returncode, {}
-        last = log.last_line()
-        if last:
-            error = f"{error}: {excerpt(last, ERROR_EXCERPT_CHARS)}"
-        return failure(error, exit_code=exit_code, **details)
+
+def exit_result(returncode: int, log: TaskLog) -> TaskResult:
+    """How a command that exited with `returncode` went, its last line of output in the error."""
+    if log.fault is not None:
+        return failure(log.fault.reason)
+    if returncode == 0:
+        return TaskResult(outcome=Outcome.SUCCESS, exit_code=0)
+    if returncode < 0:
+        error, exit_code, details = f"killed by signal {-returncode}", None, {"signal": -returncode}
+    else:
+        error, exit_code, details = f"exited with code {returncode}", returncode, {}
+    last = log.last_line()
+    if last:
+        error = f"{error}: {excerpt(last, ERROR_EXCERPT_CHARS)}"
+    return failure(error, exit_code=exit_code, **details)
 
 
 class _Output(asyncio.SubprocessProtocol):

@@ -201,6 +201,7 @@ class Reconciler:
         self._follow_parallel_limit(self._revision)  # restored definitions carry their project's limit
         next_fetch = next_beat = next_publish = fetched_at = 0.0
         fetching: asyncio.Task[SourceState] | None = None
+        checking: asyncio.Task[None] | None = None
         changed = True  # the first pass always writes the status files
         while True:
             self._wake.clear()
@@ -225,6 +226,8 @@ class Reconciler:
                 await self._write_statuses_yielding()  # only those a change touched: with 10,000 that matters
                 next_publish = loop.time() + PUBLISH_SECONDS
             if changed or loop.time() >= next_beat:
+                if checking is None or checking.done():  # the cluster's status, known before a task needs it
+                    checking = asyncio.create_task(self._runner.check_cluster())
                 self.write_reconciler_status()
                 next_beat = loop.time() + HEARTBEAT_SECONDS
                 changed = False
@@ -256,6 +259,7 @@ class Reconciler:
                 await asyncio.wait(pending)
         self.write_statuses()
         self.write_reconciler_status(stopped=True)
+        await self._runner.close()
         await self._app.ledger.sync_async()
 
     # -- the source ----------------------------------------------------------------------------------
@@ -600,6 +604,7 @@ class Reconciler:
                 "notReady": not_ready(self._desired),
                 "activeRuns": len(self._runs),
                 "api": {"url": self._api_url} if self._api_url else None,
+                **({"cluster": cluster} if (cluster := self._runner.cluster_status()) is not None else {}),
                 "heartbeatIntervalSeconds": HEARTBEAT_SECONDS,
                 "updatedAt": format_time(now),
                 "stoppedAt": format_time(now) if stopped else None,

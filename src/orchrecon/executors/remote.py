@@ -1,0 +1,308 @@
+"""The half of the Dask executor that runs on a worker: one task's command, as `CommandExecutor` runs it here.
+
+These functions travel to the worker by reference, so the worker needs orchrecon installed (`pip install
+'orchrecon[dask]'`), not the repository: the run's files come with the task, as a compressed archive that each
+worker unpacks once per revision under its local directory. The command runs in its own session and process
+group, with PR_SET_PDEATHSIG so that a worker that dies (even by SIGKILL) takes its command with it; the
+worker enforces the task's timeout itself, so a task whose reconciler lost the cluster still ends in time.
+Output goes back while the command runs, redacted here already, as events on `LOG_TOPIC`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import io
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchrecon.executors.environment import Redactor
+
+LOG_TOPIC = "orchrecon-task-output"  # one topic: the scheduler keeps a bounded log per topic
+FLUSH_SECONDS = 0.1  # output is sent at most this often per task, so a chatty task costs few messages
+CHUNK_BYTES = 64 * 1024
+_PR_SET_PDEATHSIG = 1
+_INTERPRETER_DIR = str(Path(sys.executable).parent)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RemoteCommand:
+    """What a worker needs to run one task. Its `env` holds the task's secrets, so its repr leaves them out:
+    Dask writes a failed task's arguments into its logs."""
+
+    key: str  # the Dask key, `<run>/<task>/<attempt>`
+    argv: tuple[str, ...]
+    cwd: str | None  # relative to the revision's files
+    env: Mapping[str, str] = field(repr=False)  # added to the worker's environment
+    secrets: tuple[str, ...] = field(repr=False)  # redacted from the output before it leaves the worker
+    tree: str  # the key of the revision's files: the commit id, with a content hash when the tree was dirty
+    timeout: float
+    kill_grace: float
+
+
+@dataclass
+class _Process:
+    pgid: int = 0  # 0 until the command started
+    stop: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+_RUNNING: dict[str, _Process] = {}  # this worker's commands by task key, for `cancel` and `running`
+_RUNNING_LOCK = threading.Lock()
+_UNPACK_LOCK = threading.Lock()
+
+
+def run_command(command: RemoteCommand, tree: bytes) -> dict[str, Any]:
+    """Run the command to its end on this worker; what happened, as plain data (msgpack and pickle safe).
+
+    Never raises for a failure of the task itself: Dask would log the exception with its arguments and
+    report it as its own error. `chunks` is how many output events were sent, so the reconciler knows when it
+    has all of them."""
+    from distributed import get_worker  # noqa: PLC0415 - only on a worker; this module is imported by the client too
+
+    worker = get_worker()
+    process = _Process()
+    with _RUNNING_LOCK:
+        _RUNNING[command.key] = process
+    output = _Output(worker, command)
+    try:
+        try:
+            root = _unpack(Path(worker.local_directory) / "orchrecon-trees", command.tree, tree)
+        except (OSError, tarfile.TarError) as exc:
+            return _ended(output, error=f"cannot unpack the run's files on {worker.address}: {exc}")
+        cwd = root / command.cwd if command.cwd else root
+        if not cwd.is_dir():
+            output.line(f"[orchrecon] working directory {command.cwd!r} does not exist")
+            return _ended(output, error=f"working directory {command.cwd!r} does not exist")
+        env = {**os.environ, **command.env}
+        env["PATH"] = os.pathsep.join([_INTERPRETER_DIR, env.get("PATH", os.defpath)])
+        if process.stop.is_set():
+            return _ended(output, cancelled=True)
+        try:
+            child = subprocess.Popen(  # an argv from the repository, never a shell
+                command.argv,
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent(),  # noqa: PLW1509 - one prctl(2) and nothing else
+            )
+        except OSError as exc:
+            message = f"cannot start {command.argv[0]!r}: {exc.strerror or exc}"
+            output.line(f"[orchrecon] {message}")
+            return _ended(output, error=message)
+        process.pgid = child.pid
+        output.started(child.pid)
+        timed_out = _supervise(child, process, output, command)
+        return _ended(
+            output,
+            returncode=child.returncode,
+            timed_out=timed_out,
+            cancelled=process.stop.is_set() and not timed_out,
+        )
+    finally:
+        process.done.set()
+        with _RUNNING_LOCK:
+            _RUNNING.pop(command.key, None)
+
+
+async def cancel_command(key: str, grace: float) -> bool:
+    """Stop the command of task `key` on this worker, and return once its process group is gone (or after
+    `grace` and a little more); False when no such task runs here. Runs on the worker's event loop."""
+    import asyncio  # noqa: PLC0415 - the worker's loop; the task thread never needs asyncio
+
+    with _RUNNING_LOCK:
+        process = _RUNNING.get(key)
+    if process is None:
+        return False
+    process.stop.set()
+    deadline = time.monotonic() + grace + 2.0
+    while not process.done.is_set() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    return True
+
+
+def is_running(key: str) -> bool:
+    """Whether task `key` still has a command (or is about to start one) on this worker."""
+    with _RUNNING_LOCK:
+        return key in _RUNNING
+
+
+def worker_version() -> str:
+    """The orchrecon version this worker imports: the reconciler refuses workers that have none."""
+    from orchrecon import __version__  # noqa: PLC0415
+
+    return __version__
+
+
+def _supervise(child: subprocess.Popen[bytes], process: _Process, output: _Output, command: RemoteCommand) -> bool:
+    """Read the command's output until its leader exits, then stop what is left of its group and read the rest;
+    True when it ran past its timeout."""
+    assert child.stdout is not None
+    fd = child.stdout.fileno()
+    deadline = time.monotonic() + command.timeout
+    timed_out = False
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        open_ = True
+        while child.poll() is None:
+            if process.stop.is_set():
+                break
+            if time.monotonic() >= deadline:
+                timed_out = True
+                break
+            if not open_ or not selector.select(timeout=FLUSH_SECONDS):
+                if not open_:
+                    time.sleep(0.02)
+                output.flush_due()
+                continue
+            data = os.read(fd, CHUNK_BYTES)
+            if data:
+                output.feed(data)
+            else:
+                open_ = False
+            output.flush_due()
+    # A process the command left in its group would hold the task; one that left the group (setsid) cannot
+    # hold the pipe past the drain below, which never blocks.
+    _stop_group(child.pid, command.kill_grace)
+    child.wait()
+    os.set_blocking(fd, False)
+    with contextlib.suppress(OSError):
+        while data := os.read(fd, CHUNK_BYTES):
+            output.feed(data)
+    child.stdout.close()
+    return timed_out
+
+
+def _stop_group(pgid: int, grace: float) -> None:
+    """SIGTERM to what is left of the group, SIGKILL after `grace`; as `CommandExecutor` does."""
+    if not _signal_group(pgid, signal.SIGTERM):
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+        if not _signal_group(pgid, 0):
+            return
+    _signal_group(pgid, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, signum: int) -> bool:
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _die_with_parent() -> Any:
+    """A preexec function asking the kernel to SIGKILL the child when the thread that forked it ends. That
+    thread waits for the command until it is gone, so in effect: when the worker process dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    prctl = libc.prctl
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the worker died between fork and prctl
+            os._exit(1)
+
+    return preexec
+
+
+def _unpack(base: Path, tree: str, archive: bytes) -> Path:
+    """The revision's files under `base/tree`, unpacked once per worker (under a lock, then renamed into place)."""
+    target = base / tree
+    if target.is_dir():
+        return target
+    with _UNPACK_LOCK:
+        if target.is_dir():
+            return target
+        base.mkdir(parents=True, exist_ok=True)
+        building = base / f".{tree}.{os.getpid()}.tmp"
+        with contextlib.suppress(FileNotFoundError):
+            _remove_tree(building)
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+            tar.extractall(building, filter="data")  # no absolute paths, no links out of the tree
+        building.rename(target)
+    return target
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil  # noqa: PLC0415
+
+    shutil.rmtree(path)
+
+
+def _ended(
+    output: _Output,
+    *,
+    returncode: int | None = None,
+    timed_out: bool = False,
+    cancelled: bool = False,
+    error: str | None = None,
+) -> dict[str, Any]:
+    output.close()
+    return {
+        "returncode": returncode,
+        "timedOut": timed_out,
+        "cancelled": cancelled,
+        "error": error,
+        "chunks": output.sent,
+        "worker": output.worker_address,
+    }
+
+
+class _Output:
+    """Redacts the command's output and sends it to the reconciler as numbered events, batched in time."""
+
+    def __init__(self, worker: Any, command: RemoteCommand) -> None:
+        self._worker = worker
+        self._key = command.key
+        self._redactor = Redactor(command.secrets)
+        self._buffer = bytearray()
+        self._last = time.monotonic()
+        self.sent = 0
+        self.worker_address: str = worker.address
+
+    def started(self, pid: int) -> None:
+        self._send({"key": self._key, "seq": self.sent, "started": pid})
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += self._redactor.feed(data)
+        if len(self._buffer) >= CHUNK_BYTES:
+            self._flush()
+
+    def line(self, text: str) -> None:
+        self._buffer += self._redactor.text(text).encode() + b"\n"
+
+    def flush_due(self) -> None:
+        if self._buffer and time.monotonic() - self._last >= FLUSH_SECONDS:
+            self._flush()
+
+    def close(self) -> None:
+        self._buffer += self._redactor.flush()
+        if self._buffer:
+            self._flush()
+
+    def _flush(self) -> None:
+        data, self._buffer = bytes(self._buffer), bytearray()
+        self._send({"key": self._key, "seq": self.sent, "data": data})
+        self._last = time.monotonic()
+
+    def _send(self, message: dict[str, Any]) -> None:
+        self._worker.log_event(LOG_TOPIC, message)
+        self.sent += 1
