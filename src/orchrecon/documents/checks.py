@@ -17,6 +17,7 @@ from orchrecon.documents.loader import Document, JsonPath
 from orchrecon.documents.model import Configuration, Orchestration
 from orchrecon.documents.result import Validation
 from orchrecon.documents.schema import render_path
+from orchrecon.documents.sizes import parse_amount
 from orchrecon.errors import Diagnostic, Severity
 
 MIN_SCHEDULE_GAP_MINUTES = 5
@@ -92,6 +93,28 @@ def duration_problems(doc: Document, kind: str) -> Iterator[Diagnostic]:
             continue
         if value < least:
             yield diagnostic(doc, path, f"{path[-1]} must be at least {format_duration(least)}, got {text!r}")
+
+
+HTTP_RESOURCES = (
+    "resources are what a Dask worker must offer to run a command; an http run is made by orchrecon itself, "
+    "never on a worker: remove resources"
+)
+
+
+def resource_problems(doc: Document, kind: str) -> Iterator[Diagnostic]:
+    """Resources on an http run, and sizes that are zero or not whole bytes (checked before the model is built)."""
+    run = _get(doc.data, ("spec", "run"))
+    resources = _get(run, ("resources",))
+    if kind != "Configuration" or not resources:
+        return
+    path = ("spec", "run", "resources")
+    if "http" in run:
+        yield diagnostic(doc, path, HTTP_RESOURCES, key=True)
+    for name, amount in resources.items():
+        try:
+            parse_amount(amount)
+        except ValueError as exc:
+            yield diagnostic(doc, (*path, name), str(exc))
 
 
 def _url_problem(url: str, *, templated: bool = False) -> str | None:

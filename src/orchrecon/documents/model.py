@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from orchrecon.documents.durations import parse_duration
+from orchrecon.documents.sizes import parse_amount
 
 DEFAULT_MAX_PARALLEL_JOBS = 8
 DEFAULT_TIMEOUT = timedelta(hours=6)
@@ -61,13 +62,17 @@ class HttpCall:
 
 @dataclass(frozen=True, kw_only=True)
 class RunSpec:
-    """How a configuration runs: exactly one of `command` (argv) and `http`."""
+    """How a configuration runs: exactly one of `command` (argv) and `http`.
+
+    `resources`: what a Dask worker must offer to run the command, name -> amount, sizes already in
+    bytes (`4GiB` -> 4294967296); only the dask executor reads it, and it is empty for an http run."""
 
     command: tuple[str, ...] | None
     http: HttpCall | None
     cwd: str | None
     env: Mapping[str, EnvValue]
     timeout: timedelta
+    resources: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -231,6 +236,7 @@ def build_configuration(data: Mapping[str, Any]) -> Configuration:
             cwd=run.get("cwd"),
             env=_env_map(run.get("env")),
             timeout=parse_duration(run["timeout"]) if "timeout" in run else DEFAULT_TIMEOUT,
+            resources={name: parse_amount(amount) for name, amount in run.get("resources", {}).items()},
         ),
         parameters=spec.get("parameters", {}),
         outputs=tuple(spec.get("outputs", ())),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cache
 from importlib import resources
@@ -32,6 +33,8 @@ _PATTERN_HINTS = {
     "tableId": "a table id: letters, digits, '_', '.' and '-', up to 200 characters, not starting with '.' or '-'",
     "duration": "a duration such as 30s, 5m, 1h30m or 2d (units d, h, m, s in that order)",
     "configRef": "a configuration reference 'component/name'",
+    "resourceAmount": "a number more than 0 or a size such as 512MiB, 4GiB or 1.5GB "
+    "(units B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)",
 }
 _FIELD_HINTS = {
     "webhook": "an http:// or https:// URL",
@@ -78,6 +81,9 @@ class SchemaValidator:
         if self._fast.is_valid(doc.data):
             return []
         diagnostics = [d for error in self._reference().iter_errors(doc.data) for d in self._explain(doc, error)]
+        if not diagnostics:
+            # jsonschema-rs refuses infinity and NaN wherever a type is asked; python-jsonschema takes them for numbers.
+            diagnostics = [_at(doc, path, _non_finite_message(value)) for path, value in _non_finite(doc.data)]
         return diagnostics or [Diagnostic(file=doc.file, line=1, col=1, message="document does not match the schema")]
 
     def _reference(self) -> jsonschema.Draft202012Validator:
@@ -118,6 +124,11 @@ class SchemaValidator:
     def _name_message(self, path: JsonPath, name: str) -> str:
         if path and path[-1] == "env":
             return f"{name!r} is not an environment variable name (letters, digits and _, not starting with a digit)"
+        if path and path[-1] == "resources":
+            return (
+                f"{name!r} is not a resource name (letters, digits, _, . and -, up to 64 characters, "
+                "starting with a letter or _)"
+            )
         return f"{name!r} is not a valid name here (letters, digits and -)"
 
     def _message(self, error: ValidationError) -> str:
@@ -148,6 +159,8 @@ class SchemaValidator:
         if kind in ("minimum", "maximum"):
             word = "at least" if kind == "minimum" else "at most"
             return f"must be {word} {expected}, got {value!r}"
+        if kind == "exclusiveMinimum":
+            return f"must be more than {expected}, got {value!r}"
         return str(error.message)
 
 
@@ -207,6 +220,24 @@ def _closest_branch(errors: Sequence[ValidationError]) -> list[ValidationError]:
 
     best: ValidationError = best_match(errors)
     return [best]
+
+
+def _non_finite(data: Any, path: JsonPath = ()) -> Iterator[tuple[JsonPath, float]]:
+    """Where the data holds YAML's `.inf` or `.nan`, or a float too large to hold (`1e400`, read as infinity)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        yield path, data
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from _non_finite(value, (*path, key))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            yield from _non_finite(value, (*path, index))
+
+
+def _non_finite_message(value: float) -> str:
+    if math.isnan(value):
+        return "expected a number, got .nan (not a number)"
+    return "expected a finite number, got infinity (.inf, or a number too large to hold, like 1e400)"
 
 
 def _extras(error: ValidationError) -> list[str]:

@@ -10,6 +10,7 @@ import gc
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from itertools import chain
 
 from orchrecon.documents import checks
 from orchrecon.documents.loader import Document, LoadError, load_text
@@ -146,7 +147,7 @@ def _check_one(result: Validation, file: str, doc: Document | LoadError, kind: s
     if diagnostics:
         result.diagnostics.extend(diagnostics)
         return
-    if _report(result, checks.duration_problems(doc, kind)):
+    if _report(result, chain(checks.duration_problems(doc, kind), checks.resource_problems(doc, kind))):
         return
     _build(result, doc, kind)
 
