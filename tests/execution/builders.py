@@ -31,7 +31,8 @@ PROBE = '''\
 """Test job: records its start and end, waits for a gate, sleeps, exits with the code it is given."""
 import json, os, subprocess, sys, time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# PROBE_ROOT: where the tests look, when the job runs in a copy of the repository (a Dask worker's).
+ROOT = os.environ.get("PROBE_ROOT") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PARAMETERS = json.loads(os.environ["ORCHRECON_PARAMETERS"])
 TASK = os.environ["ORCHRECON_TASK"]
 
@@ -49,6 +50,8 @@ def record(event, **fields):
 env = {k: v for k, v in os.environ.items() if k.startswith("ORCHRECON_")}
 record("start", pgid=os.getpgid(0), env=env)
 print("probe", TASK, "has token", os.environ["ORCHRECON_TOKEN"], flush=True)
+if PARAMETERS.get("print"):
+    print("probe", TASK, "has", PARAMETERS["print"], "=", os.environ.get(PARAMETERS["print"]), flush=True)
 if PARAMETERS.get("grandchild"):
     child = subprocess.Popen(["sleep", "30"])
     record("grandchild", child=child.pid)
@@ -146,6 +149,7 @@ class Workspace:
     root: Path
     state: Path
     processes: list[subprocess.Popen[str]] = field(default_factory=list)
+    env: dict[str, Any] = field(default_factory=dict)  # every configuration's `run.env`
 
     # -- the repository ------------------------------------------------------------------------------
 
@@ -161,10 +165,15 @@ class Workspace:
         parameters: Mapping[str, Any] | None = None,
         outputs: Sequence[str] = (),
         timeout: str | None = None,
+        resources: Mapping[str, Any] | None = None,
     ) -> None:
         """Configuration `ref` (component/name) running the probe with `parameters` (default: no sleep, exit 0)."""
         component, name = ref.split("/")
         run: dict[str, Any] = {"command": ["python", "jobs/probe.py"]}
+        if self.env:
+            run["env"] = dict(self.env)
+        if resources:
+            run["resources"] = dict(resources)
         if timeout:
             run["timeout"] = timeout
         spec: dict[str, Any] = {"run": run, "parameters": {"sleep": 0, "exit": 0, **(parameters or {})}}

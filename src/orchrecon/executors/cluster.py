@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import random
 import time
 from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
@@ -67,7 +68,7 @@ class _Worker:
     nthreads: int
     resources: Mapping[str, float]
     usable: str | None = None  # None until probed; "" when it runs orchrecon, else why it cannot be used
-    in_flight: int = 0
+    reserved: int = 0  # tasks chosen for it here and not yet submitted (the scheduler does not know them yet)
 
 
 class DaskExecutor:
@@ -94,6 +95,7 @@ class DaskExecutor:
         self._workers: dict[str, _Worker] = {}
         self._flights: dict[str, _Flight] = {}
         self._placed: dict[tuple[str, str], str] = {}  # (run, task) -> the worker `place` chose
+        self._submitted: set[tuple[str, str]] = set()  # of those, the ones the scheduler has (no longer reserved)
         self._trees: dict[str, tuple[Tree, Future[bytes]]] = {}
         self._packing: dict[tuple[str, str | None, str], asyncio.Task[Tree]] = {}
         self._attempts = itertools.count(1)
@@ -155,8 +157,9 @@ class DaskExecutor:
                 log.line(f"[orchrecon] {exc}")
                 return failure(str(exc))
             finally:
-                if worker is not None and worker in self._workers:  # taken by _choose
-                    self._workers[worker].in_flight = max(0, self._workers[worker].in_flight - 1)
+                if worker is not None and (job.run_id, job.task) not in self._submitted:
+                    self._unreserve(worker)
+                self._submitted.discard((job.run_id, job.task))
 
     async def _run_on(
         self, worker: str, job: TaskJob, env: Mapping[str, str], secrets: list[str], log: TaskLog
@@ -199,17 +202,19 @@ class DaskExecutor:
                 retries=0,
                 resources=resources or None,
             )
+            self._submitted.add((job.run_id, job.task))
+            self._unreserve(flight.worker)  # the scheduler counts it from now on
             try:
                 outcome: dict[str, Any] = await flight.future
-            except asyncio.CancelledError as exc:
-                if not isinstance(exc, FutureCancelledError):  # this task was cancelled: stop the remote one
-                    await asyncio.shield(self._cancel(client, flight, command, submitted))
-                    raise
+            except FutureCancelledError as exc:  # by the client (a lost scheduler) or by _on_cluster_event
                 return self._lost(flight, exc, command, submitted)
+            except asyncio.CancelledError:  # this task was cancelled: stop the remote one
+                await asyncio.shield(self._cancel(client, flight, command, submitted))
+                raise
             except KilledWorker:
                 return self._worker_lost(flight)
             except Exception as exc:  # the task's function failed: e.g. a worker that cannot import orchrecon
-                message = f"the Dask task failed on {flight.worker}: {type(exc).__name__}: {exc}"
+                message = f"the Dask task failed on {flight.worker}: {type(exc).__name__}: {_first_line(exc)}"
                 flight.log.line(f"[orchrecon] {message}")
                 return failure(message, worker=flight.worker)
             await self._all_output(flight, outcome["chunks"])
@@ -261,7 +266,7 @@ class DaskExecutor:
         )
         flight.log.line(f"[orchrecon] {message}")
         deadline = submitted + command.timeout + command.kill_grace + 10.0
-        hold = _Hold(flight.worker, flight.key, deadline)
+        hold = _Hold(flight.worker, flight.key, deadline, command.kill_grace)
         return TaskResult(outcome=Outcome.ERROR, error=message, details={"worker": flight.worker}, hold=hold.wait)
 
     async def _cancel(self, client: Client, flight: _Flight, command: RemoteCommand, submitted: float) -> None:
@@ -271,7 +276,8 @@ class DaskExecutor:
             async with asyncio.timeout(self._kill_grace + 5.0):
                 await client.run(cancel_command, flight.key, self._kill_grace, workers=[flight.worker])
         except Exception:
-            await _Hold(flight.worker, flight.key, submitted + command.timeout + command.kill_grace + 10.0).wait()
+            deadline = submitted + command.timeout + command.kill_grace + 10.0
+            await _Hold(flight.worker, flight.key, deadline, command.kill_grace).wait()
         finally:
             if flight.future is not None and not flight.future.done():
                 with contextlib.suppress(Exception):
@@ -336,17 +342,25 @@ class DaskExecutor:
             reasons = sorted({w.usable for w in self._workers.values() if w.usable})
             why = f": {'; '.join(reasons)}" if reasons else ""
             raise ClusterError(f"no Dask worker can take tasks at {_shown(self.address)}{why}")
+        try:  # what every client has running there: several reconcilers and `orchrecon run`s share a cluster
+            busy: Mapping[str, list[Any]] = await _scheduler(await self._connected()).processing(workers=None)
+        except Exception:
+            busy = {}
         fitting = [
-            (w.in_flight / max(w.nthreads, 1), a)
+            ((len(busy.get(a, ())) + w.reserved) / max(w.nthreads, 1), random.random(), a)
             for a, w in usable.items()
             if all(w.resources.get(name, 0) >= amount for name, amount in needed.items())
         ]
         if not fitting:
             wanted = ", ".join(f"{n}={v:g}" for n, v in sorted(needed.items()))
             raise ClusterError(f"no Dask worker offers the resources {job.config.ref} needs ({wanted})")
-        chosen = min(fitting)[1]
-        self._workers[chosen].in_flight += 1  # until its task ends: the next choice sees it
+        chosen = min(fitting)[2]  # the least loaded; among equals any, so that clients do not all pick the first
+        self._workers[chosen].reserved += 1
         return chosen
+
+    def _unreserve(self, worker: str) -> None:
+        if worker in self._workers:
+            self._workers[worker].reserved = max(0, self._workers[worker].reserved - 1)
 
     async def _connected(self) -> Client:
         client = self._client
@@ -478,8 +492,9 @@ class DaskExecutor:
 class _Hold:
     """Waits until the command of task `key` on `worker` is surely gone, or `deadline` (monotonic) passes."""
 
-    def __init__(self, worker: str, key: str, deadline: float) -> None:
+    def __init__(self, worker: str, key: str, deadline: float, grace: float) -> None:
         self._worker, self._key, self._deadline = worker, key, deadline
+        self._grace = grace + 1.0
 
     async def wait(self) -> None:
         while time.monotonic() < self._deadline:
@@ -497,7 +512,10 @@ class _Hold:
                 _, writer = await asyncio.open_connection(host, port)
             writer.close()
         except ConnectionRefusedError:
-            return True  # nothing listens: the worker process is dead, and its command died with it
+            # Nothing listens: the worker is closing or dead. A closing worker stops its commands (within the
+            # kill grace); a dead one took them with it (PR_SET_PDEATHSIG).
+            await asyncio.sleep(self._grace)
+            return True
         except (OSError, TimeoutError):
             return False  # unreachable says nothing: the worker may still run it, and ends it at its timeout
         try:

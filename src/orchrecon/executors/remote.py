@@ -21,7 +21,7 @@ import sys
 import tarfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,7 +105,7 @@ def run_command(command: RemoteCommand, tree: bytes) -> dict[str, Any]:
             return _ended(output, error=message)
         process.pgid = child.pid
         output.started(child.pid)
-        timed_out = _supervise(child, process, output, command)
+        timed_out = _supervise(child, process, output, command, lambda: _stopping(worker))
         return _ended(
             output,
             returncode=child.returncode,
@@ -147,9 +147,16 @@ def worker_version() -> str:
     return __version__
 
 
-def _supervise(child: subprocess.Popen[bytes], process: _Process, output: _Output, command: RemoteCommand) -> bool:
+def _supervise(
+    child: subprocess.Popen[bytes],
+    process: _Process,
+    output: _Output,
+    command: RemoteCommand,
+    stopping: Callable[[], bool],
+) -> bool:
     """Read the command's output until its leader exits, then stop what is left of its group and read the rest;
-    True when it ran past its timeout."""
+    True when it ran past its timeout. A worker that is closing (it lost its scheduler, or was told to stop)
+    stops the command too: no one would get its result, and its process may outlive its port for a while."""
     assert child.stdout is not None
     fd = child.stdout.fileno()
     deadline = time.monotonic() + command.timeout
@@ -159,6 +166,9 @@ def _supervise(child: subprocess.Popen[bytes], process: _Process, output: _Outpu
         open_ = True
         while child.poll() is None:
             if process.stop.is_set():
+                break
+            if stopping():
+                process.stop.set()
                 break
             if time.monotonic() >= deadline:
                 timed_out = True
@@ -184,6 +194,10 @@ def _supervise(child: subprocess.Popen[bytes], process: _Process, output: _Outpu
             output.feed(data)
     child.stdout.close()
     return timed_out
+
+
+def _stopping(worker: Any) -> bool:
+    return str(getattr(worker.status, "name", "")) in ("closing", "closed", "failed")
 
 
 def _stop_group(pgid: int, grace: float) -> None:
