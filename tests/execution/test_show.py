@@ -61,13 +61,14 @@ def test_show_json_gives_each_task_its_times_exit_code_error_and_log(ws: Workspa
     run_id, _ = ws.run("daily")
     tasks = {t["name"]: t for p in ws.show(run_id)["phases"] for t in p["tasks"]}
     mart = tasks["mart"]
-    assert set(mart) == {"name", "config", "status", "exitCode", "error", "log", *TIMES}
+    assert set(mart) == {"name", "config", "status", "exitCode", "error", "log", "worker", *TIMES}
     assert (mart["config"], mart["status"], mart["exitCode"]) == ("ex/mart", "error", 4)
     assert mart["error"].startswith("exited with code 4")
     assert mart["durationMs"] == millis(mart["startedAt"], mart["finishedAt"])
     assert "probe mart ends" in Path(mart["log"]).read_text(encoding="utf-8")
     assert mart["log"] == str(ws.state / "logs" / run_id / "mart.log")
     assert (tasks["checks"]["status"], tasks["checks"]["exitCode"], tasks["checks"]["error"]) == ("success", 0, None)
+    assert {t["worker"] for t in tasks.values()} == {None}  # every task ran here, none on a Dask worker
     for name in ("legacy", "publish"):
         empty = (*TIMES, "exitCode", "log")
         assert {k: tasks[name][k] for k in empty} == dict.fromkeys(empty), name
