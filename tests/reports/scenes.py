@@ -16,7 +16,7 @@ from orchrecon.reconcile.desired import Desired
 from orchrecon.reconcile.status import orchestration_status
 from orchrecon.reports.orchestration import ReportFacts
 from orchrecon.runs.definition import phases_field, select
-from orchrecon.runs.state import RunStatus, RunView, fold, phase_status
+from orchrecon.runs.state import RunStatus, RunView, fold
 from orchrecon.scheduling.triggers import TriggerView, evaluate
 from orchrecon.store.runstore import RunSummary
 
@@ -107,20 +107,29 @@ def run_records(
         },
         {**common, "type": "run.started", "seq": seq + 1, "time": at(start)},
     ]
-    for phase, name, task_status, begin, end, code, error in steps:
-        worker = {"worker": (workers or {})[name]} if name in (workers or {}) else {}
-        records.append({**common, "type": "task.started", "time": at(begin), "phase": phase, "task": name, **worker})
-        records.append(
-            {
-                **common,
-                "type": "task.finished",
-                "time": at(end),
-                "task": name,
-                "status": task_status,
-                "exitCode": code,
-                "error": error,
-            }
-        )
+    continues = {t.name: t.continue_on_failure for p in o.orchestration.phases for t in p.tasks}
+    for phase, group in itertools.groupby(steps, key=lambda s: s[0]):
+        ran = list(group)
+        records.append({**common, "type": "phase.started", "time": at(max(s[3] for s in ran)), "phase": phase})
+        for _, name, task_status, begin, end, code, error in ran:
+            worker = {"worker": workers[name]} if workers and name in workers else {}
+            started = {"type": "task.started", "time": at(begin), "phase": phase, "task": name, **worker}
+            records.append({**common, **started})
+            records.append(
+                {
+                    **common,
+                    "type": "task.finished",
+                    "time": at(end),
+                    "task": name,
+                    "status": task_status,
+                    "exitCode": code,
+                    "error": error,
+                }
+            )
+        failed = [s[1] for s in ran if s[2] == "error"]
+        phase_status = "error" if any(not continues[f] for f in failed) else "warning" if failed else "success"
+        ended = {"type": "phase.finished", "time": at(min(s[4] for s in ran)), "phase": phase, "status": phase_status}
+        records.append({**common, **ended})
     end = min(s[4] for s in steps)
     records.append({**common, "type": "run.finished", "time": at(end), "status": status})
     return records
@@ -179,15 +188,8 @@ ON_DASK = run_records(
 
 
 def views(*runs: Sequence[dict[str, Any]]) -> dict[str, RunView]:
-    """The views of `runs` (default: the failed, the warned and the retried run), phases finished."""
-    views = fold(itertools.chain.from_iterable(runs or (FAILED, WARNED, RETRIED)))
-    for view in views.values():  # phases of these hand-made records: as the runner would finish them
-        for phase in view.phases:
-            started = [t for t in phase.tasks if t.started_at]
-            phase.started_at = min((t.started_at for t in started if t.started_at), default=None)
-            phase.finished_at = max((t.finished_at for t in started if t.finished_at), default=None)
-            phase.status = phase_status(phase.tasks)
-    return views
+    """The views of `runs` (default: the failed, the warned and the retried run)."""
+    return fold(itertools.chain.from_iterable(runs or (FAILED, WARNED, RETRIED)))
 
 
 def summaries(of: Mapping[str, RunView] | None = None) -> list[RunSummary]:
