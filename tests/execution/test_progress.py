@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 from syrupy.assertion import SnapshotAssertion
 
+from orchrecon.execution.progress import Progress
 from tests.execution.builders import Lines, Workspace, normalise, task, wait_until
 
 CLOCK = re.compile(r"\b\d\d:\d\d:\d\d\b")
@@ -82,3 +84,15 @@ def test_a_bad_progress_interval_is_one_line_and_exit_2(ws: Workspace, snapshot:
         assert (done.code, done.out) == (2, "")
         assert done.err == snapshot
     assert ws.requested() == []  # refused before anything was recorded
+
+
+def test_a_task_started_on_a_dask_worker_says_which_and_a_local_one_says_nothing_more() -> None:
+    out = io.StringIO()
+    progress = Progress(out, color=False)
+    started = {"type": "task.started", "time": "2026-03-27T04:15:02.000Z", "run": "r", "phase": "main"}
+    progress({**started, "task": "mart", "config": "tr-sql/mart", "worker": "tcp://10.0.0.5:39211"})
+    progress({**started, "task": "orders", "config": "ex/orders"})
+    assert out.getvalue().splitlines() == [
+        "04:15:02    task mart started (tr-sql/mart) on tcp://10.0.0.5:39211",
+        "04:15:02    task orders started (ex/orders)",
+    ]

@@ -8,7 +8,10 @@ from pathlib import Path
 
 from syrupy.assertion import SnapshotAssertion
 
+from orchrecon.clock import SystemClock
+from orchrecon.store.ledger import Ledger
 from tests.execution.builders import Workspace, normalise, task
+from tests.reports import scenes
 
 TIMES = ("startedAt", "finishedAt", "durationMs")
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -30,6 +33,35 @@ def test_show_text_of_a_run_with_mixed_statuses(ws: Workspace, snapshot: Snapsho
     shown = ws.inspect("show", run_id)
     assert shown.code == 0, shown.err
     assert normalise(shown.out, ws.state, ws.root) == snapshot
+
+
+def on_dask(ws: Workspace) -> str:
+    """Records a finished run of which two tasks ran on Dask workers (their task.started names the worker)."""
+    ws.orchestrate("daily-sales", {"extract": [task("shop-orders")]})  # a repository to run the command in
+    Ledger(ws.state / "ledger", SystemClock()).append(
+        [{k: v for k, v in r.items() if k != "seq"} for r in scenes.ON_DASK]
+    )
+    return str(scenes.ON_DASK[0]["run"])
+
+
+def test_show_text_names_the_dask_worker_of_each_task_that_ran_on_one(
+    ws: Workspace, snapshot: SnapshotAssertion
+) -> None:
+    shown = ws.inspect("show", on_dask(ws))
+    assert shown.code == 0, shown.err
+    assert "  task shop-orders: success  ex/orders  1m00s  exit 0  on tcp://10.0.0.5:39211\n" in shown.out
+    assert "  task adform-campaigns: error  ex/campaigns  2m00s  exit 1\n" in shown.out  # it ran here: nothing added
+    assert shown.out == snapshot
+
+
+def test_show_json_gives_each_task_its_worker_or_null(ws: Workspace) -> None:
+    tasks = [t for p in ws.show(on_dask(ws))["phases"] for t in p["tasks"]]
+    assert [(t["name"], t["worker"]) for t in tasks] == [
+        ("shop-orders", "tcp://10.0.0.5:39211"),
+        ("adform-campaigns", None),
+        ("crm-customers", None),
+        ("sales-mart", "tcp://10.0.0.7:40533"),
+    ]
 
 
 def test_show_json_describes_the_run_its_phases_and_tasks(ws: Workspace) -> None:
@@ -61,13 +93,14 @@ def test_show_json_gives_each_task_its_times_exit_code_error_and_log(ws: Workspa
     run_id, _ = ws.run("daily")
     tasks = {t["name"]: t for p in ws.show(run_id)["phases"] for t in p["tasks"]}
     mart = tasks["mart"]
-    assert set(mart) == {"name", "config", "status", "exitCode", "error", "log", *TIMES}
+    assert set(mart) == {"name", "config", "status", "exitCode", "error", "log", "worker", *TIMES}
     assert (mart["config"], mart["status"], mart["exitCode"]) == ("ex/mart", "error", 4)
     assert mart["error"].startswith("exited with code 4")
     assert mart["durationMs"] == millis(mart["startedAt"], mart["finishedAt"])
     assert "probe mart ends" in Path(mart["log"]).read_text(encoding="utf-8")
     assert mart["log"] == str(ws.state / "logs" / run_id / "mart.log")
     assert (tasks["checks"]["status"], tasks["checks"]["exitCode"], tasks["checks"]["error"]) == ("success", 0, None)
+    assert {t["worker"] for t in tasks.values()} == {None}  # every task ran here, none on a Dask worker
     for name in ("legacy", "publish"):
         empty = (*TIMES, "exitCode", "log")
         assert {k: tasks[name][k] for k in empty} == dict.fromkeys(empty), name

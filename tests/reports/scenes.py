@@ -1,9 +1,11 @@
 """Inputs for the pure report renderers, every time and id given: an orchestration with a failed run, a
-run that ended `warning` through a continue-on-failure task, and a retry of the failed one."""
+run that ended `warning` through a continue-on-failure task, a retry of the failed one, and a run with
+tasks on Dask workers."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +16,7 @@ from orchrecon.reconcile.desired import Desired
 from orchrecon.reconcile.status import orchestration_status
 from orchrecon.reports.orchestration import ReportFacts
 from orchrecon.runs.definition import phases_field, select
-from orchrecon.runs.state import RunStatus, RunView, fold, phase_status
+from orchrecon.runs.state import RunStatus, RunView, fold
 from orchrecon.scheduling.triggers import TriggerView, evaluate
 from orchrecon.store.runstore import RunSummary
 
@@ -78,9 +80,17 @@ Step = tuple[str, str, str, float, float, int | None, str | None]  # phase, task
 
 
 def run_records(
-    run: str, seq: int, start: float, steps: Sequence[Step], status: str, **extra: Any
+    run: str,
+    seq: int,
+    start: float,
+    steps: Sequence[Step],
+    status: str,
+    *,
+    workers: Mapping[str, str] | None = None,
+    **extra: Any,
 ) -> list[dict[str, Any]]:
-    """The ledger records of one finished run of daily-sales; times are minutes before NOW."""
+    """The ledger records of one finished run of daily-sales; times are minutes before NOW. `workers` gives
+    the Dask worker each of some tasks ran on (its `task.started` carries it); the others ran locally."""
     o = desired()["daily-sales"].applied
     assert o is not None
     selected = frozenset(extra.pop("selected", select(o.orchestration)))
@@ -97,19 +107,29 @@ def run_records(
         },
         {**common, "type": "run.started", "seq": seq + 1, "time": at(start)},
     ]
-    for phase, name, task_status, begin, end, code, error in steps:
-        records.append({**common, "type": "task.started", "time": at(begin), "phase": phase, "task": name})
-        records.append(
-            {
-                **common,
-                "type": "task.finished",
-                "time": at(end),
-                "task": name,
-                "status": task_status,
-                "exitCode": code,
-                "error": error,
-            }
-        )
+    continues = {t.name: t.continue_on_failure for p in o.orchestration.phases for t in p.tasks}
+    for phase, group in itertools.groupby(steps, key=lambda s: s[0]):
+        ran = list(group)
+        records.append({**common, "type": "phase.started", "time": at(max(s[3] for s in ran)), "phase": phase})
+        for _, name, task_status, begin, end, code, error in ran:
+            worker = {"worker": workers[name]} if workers and name in workers else {}
+            started = {"type": "task.started", "time": at(begin), "phase": phase, "task": name, **worker}
+            records.append({**common, **started})
+            records.append(
+                {
+                    **common,
+                    "type": "task.finished",
+                    "time": at(end),
+                    "task": name,
+                    "status": task_status,
+                    "exitCode": code,
+                    "error": error,
+                }
+            )
+        failed = [s[1] for s in ran if s[2] == "error"]
+        phase_status = "error" if any(not continues[f] for f in failed) else "warning" if failed else "success"
+        ended = {"type": "phase.finished", "time": at(min(s[4] for s in ran)), "phase": phase, "status": phase_status}
+        records.append({**common, **ended})
     end = min(s[4] for s in steps)
     records.append({**common, "type": "run.finished", "time": at(end), "status": status})
     return records
@@ -152,20 +172,29 @@ RETRIED = run_records(
 )
 
 
-def views() -> dict[str, RunView]:
-    views = fold([*FAILED, *WARNED, *RETRIED])
-    for view in views.values():  # phases of these hand-made records: as the runner would finish them
-        for phase in view.phases:
-            started = [t for t in phase.tasks if t.started_at]
-            phase.started_at = min((t.started_at for t in started if t.started_at), default=None)
-            phase.finished_at = max((t.finished_at for t in started if t.finished_at), default=None)
-            phase.status = phase_status(phase.tasks)
-    return views
+ON_DASK = run_records(
+    "20260327-041500-dddddd",
+    70,
+    15,
+    [
+        ("extract", "shop-orders", "success", 15, 14, 0, None),
+        ("extract", "adform-campaigns", "error", 15, 13, 1, "exited with code 1: HTTP 503 from the Adform API"),
+        ("transform", "sales-mart", "success", 13, 10, 0, None),
+    ],
+    "warning",
+    by="ana@example.com",
+    workers={"shop-orders": "tcp://10.0.0.5:39211", "sales-mart": "tcp://10.0.0.7:40533"},
+)
 
 
-def summaries() -> list[RunSummary]:
+def views(*runs: Sequence[dict[str, Any]]) -> dict[str, RunView]:
+    """The views of `runs` (default: the failed, the warned and the retried run)."""
+    return fold(itertools.chain.from_iterable(runs or (FAILED, WARNED, RETRIED)))
+
+
+def summaries(of: Mapping[str, RunView] | None = None) -> list[RunSummary]:
     out = []
-    for v in sorted(views().values(), key=lambda v: -v.requested_seq):
+    for v in sorted((views() if of is None else of).values(), key=lambda v: -v.requested_seq):
         out.append(
             RunSummary(
                 id=v.id,
@@ -254,6 +283,18 @@ def facts() -> ReportFacts:
         latest=latest,
         logs={"sales-mart": ["building sales", "```", "done: 1,204 rows"]},
         decisions=DECISIONS,
+    )
+
+
+def dask_facts() -> ReportFacts:
+    """The report when the latest run had two of its tasks on Dask workers, one locally, one disabled."""
+    runs = views(FAILED, WARNED, RETRIED, ON_DASK)
+    return ReportFacts(
+        status=statuses()["daily-sales"],
+        definition=desired()["daily-sales"].applied.orchestration,  # type: ignore[union-attr]
+        definition_from="applied revision 0123456789ab",
+        runs=summaries(runs),
+        latest=runs["20260327-041500-dddddd"],
     )
 
 

@@ -65,3 +65,24 @@ def test_runs_requested_faster_than_they_finish_are_warned_about_with_the_number
         " the schedule requests one every 5m00s." in text
     )
     assert "Warning" not in render_report(facts)  # daily: 10 minutes is fine
+
+
+def test_a_run_on_dask_workers_names_each_tasks_worker(snapshot: SnapshotAssertion) -> None:
+    text = render_report(scenes.dask_facts())
+    assert "| Task | Status | Duration | Exit code | Worker |" in text
+    assert "| `shop-orders` | success | 1m00s | 0 | `tcp://10.0.0.5:39211` |" in text
+    assert "| `adform-campaigns` | error (continues on failure) | 2m00s | 1 | local |" in text
+    assert "| `crm-customers` | skipped | - | - | - |" in text
+    assert text == snapshot
+
+
+def test_the_terminal_form_of_a_run_on_dask_workers_keeps_the_worker_column(snapshot: SnapshotAssertion) -> None:
+    text = to_terminal(render_report(scenes.dask_facts()))
+    latest = text[text.index("Latest run") : text.index("Timeline")]
+    assert "sales-mart  success  3m00s     0          tcp://10.0.0.7:40533" in latest
+    assert latest == snapshot
+
+
+def test_a_local_run_has_no_worker_column() -> None:
+    assert "Worker" not in render_report(scenes.facts())
+    assert "Worker" not in render_report(scenes.failed_facts())

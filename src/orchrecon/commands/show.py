@@ -1,4 +1,5 @@
-"""`orchrecon show RUN_ID`: a run's phases and tasks with status, times, exit codes, errors and logs."""
+"""`orchrecon show RUN_ID`: a run's phases and tasks with status, times, exit codes, errors, logs and, for a
+task run on a Dask cluster, the worker it ran on."""
 
 from __future__ import annotations
 
@@ -62,6 +63,8 @@ def render(view: RunView, cause: Mapping[str, Any] | None = None) -> str:
             parts = [f"  task {t.name}: {t.status.value}", t.config, took]
             if t.exit_code is not None:
                 parts.append(f"exit {t.exit_code}")
+            if t.worker:
+                parts.append(f"on {t.worker}")
             lines.append("  ".join(parts))
             if t.error:
                 lines.append(f"      error: {t.error}")

@@ -87,7 +87,8 @@ class Progress:
             return f"phase {r['phase']} {self._status(r['status'])}"
         if kind == "task.started":
             self._running[r["run"], r["task"]] = r["time"]
-            return f"  task {r['task']} started ({r['config']})"
+            worker = f" on {r['worker']}" if r.get("worker") else ""  # a Dask worker's address
+            return f"  task {r['task']} started ({r['config']}){worker}"
         if kind == "task.finished":
             self._running.pop((r["run"], r["task"]), None)
             error = f": {r['error']}" if r.get("error") else ""

@@ -16,7 +16,7 @@ from orchrecon.reports.decisions import decision_text
 from orchrecon.reports.gantt import gantt
 from orchrecon.reports.index import ready_text, trigger_text
 from orchrecon.reports.text import code_block, duration, instant, local, seconds, short, span, table, utc
-from orchrecon.runs.state import RunView
+from orchrecon.runs.state import RunView, TaskView
 from orchrecon.scheduling.firetimes import dst_transitions
 from orchrecon.store.runstore import RunSummary
 
@@ -176,6 +176,9 @@ def _latest(facts: ReportFacts, now: datetime) -> list[str]:
     ]
     if view.reason:
         lines += [f"Reason: {view.reason}", ""]
+    # A run with a task on a Dask cluster has a Worker column in every phase; a local-only run has none.
+    remote = any(t.worker for p in view.phases for t in p.tasks)
+    header = ("Task", "Status", "Duration", "Exit code", *(("Worker",) if remote else ()))
     for number, phase in enumerate(view.phases, start=1):
         took = duration(phase.started_at, phase.finished_at)
         lines += [f"### Phase {number}: {phase.name}: {phase.status.value} ({took})", ""]
@@ -186,10 +189,11 @@ def _latest(facts: ReportFacts, now: datetime) -> list[str]:
                 + (" (continues on failure)" if t.continue_on_failure and t.status.value == "error" else ""),
                 duration(t.started_at, t.finished_at),
                 "-" if t.exit_code is None else t.exit_code,
+                *((_worker(t),) if remote else ()),
             )
             for t in phase.tasks
         ]
-        lines += [*table(("Task", "Status", "Duration", "Exit code"), rows), ""]
+        lines += [*table(header, rows), ""]
         for t in phase.tasks:
             tail = facts.logs.get(t.name, ())
             if t.error:
@@ -202,6 +206,13 @@ def _latest(facts: ReportFacts, now: datetime) -> list[str]:
     if chart:
         lines += ["### Timeline", "", *chart, ""]
     return lines
+
+
+def _worker(task: TaskView) -> str:
+    """Where a task ran: its Dask worker's address, `local` if it started without one, `-` if it never started."""
+    if task.worker:
+        return f"`{task.worker}`" if "`" not in task.worker else task.worker
+    return "local" if task.started_at else "-"
 
 
 def _decisions(decisions: Sequence[Mapping[str, Any]]) -> list[str]:

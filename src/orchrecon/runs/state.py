@@ -48,6 +48,7 @@ class TaskView:
     exit_code: int | None = None
     error: str | None = None
     log: str | None = None
+    worker: str | None = None  # the Dask worker's address (`tcp://10.0.0.5:39211`); None when it ran locally
 
     @property
     def runnable(self) -> bool:
@@ -119,6 +120,7 @@ class RunView:
                             "exitCode": t.exit_code,
                             "error": t.error,
                             "log": t.log,
+                            "worker": t.worker,
                         }
                         for t in p.tasks
                     ],
@@ -205,6 +207,7 @@ def apply(view: RunView, record: Mapping[str, Any]) -> None:
     elif kind == "task.started":
         task = _task(view, record["task"])
         task.status, task.started_at, task.log = StepStatus.PROCESSING, time, record.get("log")
+        task.worker = record.get("worker")
     elif kind == "task.finished":
         task = _task(view, record["task"])
         task.status, task.finished_at = StepStatus(record["status"]), time
