@@ -7,12 +7,14 @@ their environment points the probe's records and gates back to the test's reposi
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from distributed import Client
 
@@ -343,3 +345,43 @@ def test_a_lost_connection_to_the_scheduler_keeps_the_configuration_locked_while
     finally:
         relay.cut()
         own.stop()
+
+
+def test_the_reconciler_status_says_whether_the_cluster_is_reachable_and_how_many_workers_it_has(
+    ws: Workspace, cluster: Cluster
+) -> None:
+    schema = json.loads((Path(__file__).parents[2] / "schema" / "reconciler-status.schema.json").read_text())
+    ws.orchestrate("daily", {"one": [task("a")]})
+    ws.commit()
+    down = f"tcp://127.0.0.1:{_free_port()}"
+    status = ws.state / "status" / "_reconciler.json"
+
+    def cluster_status() -> dict[str, Any] | None:
+        try:
+            found: dict[str, Any] | None = json.loads(status.read_text(encoding="utf-8")).get("cluster")
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        return found
+
+    for address, reachable in ((cluster.address, True), (down, False)):
+        status.unlink(missing_ok=True)
+        process = ws.start("reconcile", "--dask-scheduler", address)
+        wait_until(
+            lambda: (
+                (cluster_status() or {}).get("error", "").startswith("Dask scheduler")
+                or (cluster_status() or {}).get("reachable")
+            ),
+            timeout=30,
+            what="the cluster's status",
+        )
+        process.send_signal(signal.SIGTERM)
+        assert ws.finish(process, timeout=30).code == 0
+        found = cluster_status()
+        assert found is not None
+        jsonschema.validate(json.loads(status.read_text(encoding="utf-8")), schema)
+        if reachable:
+            assert found == {"scheduler": address, "reachable": True, "workers": 2, "tasks": 0}
+        else:
+            assert found["reachable"] is False
+            assert found["workers"] == 0
+            assert found["error"].startswith(f"Dask scheduler {down} unreachable: ")

@@ -227,7 +227,7 @@ class Reconciler:
                 next_publish = loop.time() + PUBLISH_SECONDS
             if changed or loop.time() >= next_beat:
                 if checking is None or checking.done():  # the cluster's status, known before a task needs it
-                    checking = asyncio.create_task(self._runner.check_cluster())
+                    checking = asyncio.create_task(self._check_cluster())
                 self.write_reconciler_status()
                 next_beat = loop.time() + HEARTBEAT_SECONDS
                 changed = False
@@ -535,6 +535,13 @@ class Reconciler:
     def _finished(self, view: RunView) -> RunView:
         self._log(*run_finished(view))
         return view
+
+    async def _check_cluster(self) -> None:
+        """Connect to the cluster tasks run on (if any); a change of what it says is written at once."""
+        before = self._runner.cluster_status()
+        await self._runner.check_cluster()
+        if self._runner.cluster_status() != before:
+            self.write_reconciler_status()
 
     # -- status --------------------------------------------------------------------------------------
 
