@@ -30,6 +30,7 @@ from distributed.core import rpc
 from distributed.protocol.pickle import dumps
 from distributed.scheduler import KilledWorker
 
+from orchrecon import __version__
 from orchrecon.executors import MissingSecretError, Outcome, TaskJob, TaskResult
 from orchrecon.executors.command import exit_result
 from orchrecon.executors.environment import Redactor, resolve_env, secret_values, to_json
@@ -431,11 +432,13 @@ class DaskExecutor:
         answers = await client.run(worker_version, workers=addresses, on_error="return")
         for address, answer in answers.items():
             if address in self._workers:
-                self._workers[address].usable = (
-                    ""
-                    if isinstance(answer, str)
-                    else f"{address} cannot import orchrecon (pip install 'orchrecon[dask]' there)"
-                )
+                if not isinstance(answer, str):
+                    reason = f"{address} cannot import orchrecon (pip install 'orchrecon[dask]' there)"
+                elif answer != __version__:  # the task's arguments are this version's classes
+                    reason = f"{address} runs orchrecon {answer}, this machine {__version__}: install the same version"
+                else:
+                    reason = ""
+                self._workers[address].usable = reason
 
     async def _add_worker(self, address: str) -> None:
         client = self._client
