@@ -77,6 +77,12 @@ class Cluster:
             info = client.scheduler_info(n_workers=-1)["workers"]
         return {w["name"]: address for address, w in info.items()}
 
+    def processing(self) -> dict[str, int]:
+        """Worker address -> how many tasks the scheduler has assigned to it (running or queued there)."""
+        with Client(self.address, timeout=START_TIMEOUT) as client:
+            found = client.processing()
+        return {address: len(keys) for address, keys in found.items()}
+
     def ensure(self) -> None:
         """Every worker alive and registered again (a test may have killed one)."""
         for name, process in list(self.workers.items()):

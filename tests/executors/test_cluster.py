@@ -28,7 +28,8 @@ MEMORY = 4 * 1024**3
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    found = start_cluster(tmp_path_factory.mktemp("dask"), {"small": "", "big": f"memory={MEMORY}"})
+    # `lane` and `bay` let a test load one chosen worker (resources pin tasks to those that have them).
+    found = start_cluster(tmp_path_factory.mktemp("dask"), {"small": "lane=4", "big": f"memory={MEMORY} bay=4"})
     try:
         yield found
     finally:
@@ -120,24 +121,41 @@ def test_a_worker_killed_mid_task_ends_the_task_as_lost_and_nothing_runs_it_agai
     assert len(ws.probes(event="start")) == 1
 
 
-def test_orchestrations_sharing_a_configuration_never_overlap_on_the_cluster(ws: Workspace, cluster: Cluster) -> None:
+def test_orchestrations_sharing_a_configuration_never_overlap_across_the_two_workers(
+    ws: Workspace, cluster: Cluster
+) -> None:
     ws.configure("shared/load")
+    for worker, resource in (("small", "lane"), ("big", "bay")):
+        for i in (1, 2):
+            ws.configure(f"hog/{worker}-{i}", resources={resource: 1})
+        loads = [task(f"{worker}-{i}", f"hog/{worker}-{i}", gate="free") for i in (1, 2)]
+        ws.orchestrate(f"hog-{worker}", {"one": loads})
     ws.orchestrate("sales", {"one": [task("load", "shared/load", gate="go", sleep=0.2)]})
-    ws.orchestrate("stock", {"one": [task("load", "shared/load", sleep=0.2), task("other", gate="go")]})
+    ws.orchestrate("stock", {"one": [task("load", "shared/load", sleep=0.2)]})
     ws.commit()
     sales = ws.start("run", "sales", *on(cluster))
     wait_until(lambda: ws.started("load"), timeout=30, what="the sales run's task")
+    (sales_id,) = ws.requested()
+    first = started_records(ws, sales_id)["load"]["worker"]
+    name = next(n for n, a in cluster.worker_addresses().items() if a == first)
+    # Two more tasks on that worker: when the sales task ends, the other worker is the less loaded one.
+    hogs = ws.start("run", f"hog-{name}", *on(cluster))
+    wait_until(lambda: cluster.processing()[first] == 3, timeout=30, what="the tasks that load the first worker")
     stock = ws.start("run", "stock", *on(cluster))
-    wait_until(lambda: ws.started("other"), timeout=30, what="the stock run's other task, which needs no lock")
-    assert [r["task"] for r in ws.probes(event="start")] == ["load", "other"]
+    wait_until(lambda: len(ws.requested()) == 3, timeout=30, what="the stock run's request")
+    stock_id = ws.requested()[2]
+    wait_until(lambda: ws.show(stock_id)["status"] == "processing", timeout=30, what="the stock run to start")
+    assert not ws.started("load", stock_id), "the stock run's task started while the sales run's held the lock"
     ws.release("go")
-    assert (ws.finish(sales, 60).code, ws.finish(stock, 60).code) == (0, 0)
-    starts = sorted((r for r in ws.probes(event="start") if r["task"] == "load"), key=lambda r: r["wall"])
-    ends = {r["run"]: r["wall"] for r in ws.probes(event="end") if r["task"] == "load"}
-    (first, second) = starts
-    assert second["wall"] >= ends[first["run"]]
-    # Whichever workers they landed on (each runs two tasks at once), orchrecon's lock kept them apart.
-    assert all(started_records(ws, r["run"])["load"]["worker"].startswith("tcp://127.0.0.1:") for r in starts)
+    assert ws.finish(sales, 60).code == 0
+    assert ws.finish(stock, 60).code == 0
+    ws.release("free")
+    assert ws.finish(hogs, 60).code == 0
+    (sales_start,) = ws.probes(sales_id, "start")
+    (sales_end,) = ws.probes(sales_id, "end")
+    (stock_start,) = ws.probes(stock_id, "start")
+    assert stock_start["wall"] >= sales_end["wall"] > sales_start["wall"]
+    assert started_records(ws, stock_id)["load"]["worker"] != first
 
 
 def test_cancel_kills_the_remote_process_group(ws: Workspace, cluster: Cluster) -> None:
