@@ -24,6 +24,7 @@ class Webhook:
     port: int
     status: int = 200
     hang: bool = False
+    then: int | None = None  # the status of every answer after the first
     received: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
 
@@ -35,8 +36,9 @@ class Webhook:
 
 
 @contextmanager
-def webhook(status: int = 200, *, hang: bool = False) -> Iterator[Webhook]:
-    """A webhook receiver on a free port, answering `status` (after recording the body), or never."""
+def webhook(status: int = 200, *, hang: bool = False, then: int | None = None) -> Iterator[Webhook]:
+    """A webhook receiver on a free port, answering `status` (after recording the body), or never; with `then`,
+    only the first answer is `status` and the others are `then`."""
     box: list[Webhook] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -47,7 +49,10 @@ def webhook(status: int = 200, *, hang: bool = False) -> Iterator[Webhook]:
             if hook.hang:
                 hook.release.wait(60)
                 return
-            self.send_response(hook.status)
+            status = hook.status
+            if hook.then is not None:
+                hook.status = hook.then
+            self.send_response(status)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
@@ -56,7 +61,7 @@ def webhook(status: int = 200, *, hang: bool = False) -> Iterator[Webhook]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    box.append(Webhook(port=server.server_address[1], status=status, hang=hang))
+    box.append(Webhook(port=server.server_address[1], status=status, hang=hang, then=then))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
