@@ -50,6 +50,8 @@ CASES = {
     "reconcile-branch-empty": ["reconcile", "--git", "https://git.example/repo.git", "--branch", "", "--once"],
     "reconcile-interval-nonsense": ["reconcile", "--interval", "1 minute", "--once"],
     "reconcile-grace-too-long": ["reconcile", "--grace", "400d", "--once"],
+    "run-dask-scheduler-empty": ["run", "daily", "--dask-scheduler", ""],
+    "reconcile-dask-scheduler-empty": ["reconcile", "--dask-scheduler", "", "--once"],
     "validate-empty-path": ["validate", ""],
     "validate-path-with-escapes": ["validate", "orchestrations/\x1b[2Jgone.yaml"],
 }

@@ -181,8 +181,11 @@ def test_a_timeout_kills_the_remote_process_group(ws: Workspace, cluster: Cluste
     ws.configure("ex/slow", parameters={"gate": "never", "grandchild": True}, timeout="1s")
     ws.orchestrate("daily", {"one": [task("slow", "ex/slow")]})
     ws.commit()
-    run_id, done = ws.run("daily", *on(cluster))
+    # The deployment's variable instead of the option.
+    done = ws.finish(ws.start("run", "daily", env={"ORCHRECON_DASK_SCHEDULER": cluster.address}), timeout=30)
     assert done.code == 1
+    (run_id,) = ws.requested()
+    assert started_records(ws, run_id)["slow"]["worker"] in cluster.worker_addresses().values()
     shown = ws.show(run_id)
     assert statuses(shown)["slow"] == "error"
     assert shown["phases"][0]["tasks"][0]["error"] == "timed out after 1s"

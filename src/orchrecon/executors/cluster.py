@@ -208,6 +208,10 @@ class DaskExecutor:
             try:
                 outcome: dict[str, Any] = await flight.future
             except FutureCancelledError as exc:  # by the client (a lost scheduler) or by _on_cluster_event
+                if exc.reason == "scheduler-connection-lost" and self._client is client:
+                    # Start afresh next time: a client that reconnects on its own keeps none of its futures.
+                    self._client = None
+                    self._spawn(self._quietly_close(client))
                 return self._lost(flight, exc, command, submitted)
             except asyncio.CancelledError:  # this task was cancelled: stop the remote one
                 await asyncio.shield(self._cancel(client, flight, command, submitted))
