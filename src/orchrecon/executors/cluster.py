@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
 import random
 import time
@@ -99,7 +98,6 @@ class DaskExecutor:
         self._submitted: set[tuple[str, str]] = set()  # of those, the ones the scheduler has (no longer reserved)
         self._trees: dict[str, tuple[Tree, Future[bytes]]] = {}
         self._packing: dict[tuple[str, str | None, str], asyncio.Task[Tree]] = {}
-        self._attempts = itertools.count(1)
         self._background: set[asyncio.Task[Any]] = set()
 
     # -- what the runner and the reconciler ask ------------------------------------------------------
@@ -171,7 +169,9 @@ class DaskExecutor:
             raise ClusterError(f"worker {worker} left before the task started; it did not run")
         client = await self._connected()
         tree, data = await self._tree(client, job, worker)
-        key = f"{job.run_id}/{job.task}/{next(self._attempts)}"
+        # A run attempts each task once (a retry is a new run, with a new id), so the attempt is always 1;
+        # were the same key submitted twice, Dask would take it as the same task, never run it twice.
+        key = f"{job.run_id}/{job.task}/1"
         command = RemoteCommand(
             key=key,
             argv=tuple(spec.command),
@@ -188,7 +188,7 @@ class DaskExecutor:
     async def _submit(
         self, client: Client, flight: _Flight, command: RemoteCommand, data: Future[bytes], job: TaskJob
     ) -> TaskResult:
-        resources = dict(getattr(job.config.run, "resources", {}) or {})
+        resources = dict(job.config.run.resources)
         self._flights[flight.key] = flight
         submitted = time.monotonic()
         try:
@@ -341,7 +341,7 @@ class DaskExecutor:
     async def _choose(self, job: TaskJob) -> str:
         """The least loaded worker that runs orchrecon and offers the configuration's resources."""
         await self._connected()
-        needed = dict(getattr(job.config.run, "resources", {}) or {})
+        needed = dict(job.config.run.resources)
         usable = {a: w for a, w in self._workers.items() if w.usable == ""}
         if not usable:
             reasons = sorted({w.usable for w in self._workers.values() if w.usable})
