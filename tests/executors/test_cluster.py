@@ -91,6 +91,9 @@ def test_w1_runs_on_both_workers_with_the_statuses_and_records_of_a_local_run(ws
     workers = {r["worker"] for r in started_records(ws, remote).values()}
     assert workers == set(addresses.values())
     assert all("worker" not in r for r in started_records(ws, local).values())
+    shown = ws.inspect("show", remote).out
+    assert all(f"on {w}" in shown for w in workers), shown
+    assert " on tcp://" not in ws.inspect("show", local).out
     # Each task ran once.
     assert sorted(r["task"] for r in ws.probes(remote, "start")) == sorted(t["name"] for p in W1.values() for t in p)
 
