@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from orchrecon.executors import remote
 from orchrecon.executors.trees import Tree, TreeTooLargeError, pack
 from tests.builders import git, small_repo, write
 
@@ -61,3 +62,18 @@ def test_files_above_the_limit_are_refused_with_what_to_do(tmp_path: Path) -> No
         "the files of the run's revision are more than 0.0953674 MiB compressed, the limit for sending them to Dask"
         " workers: keep large data out of the repository (or in .gitignore)"
     )
+
+
+def test_a_worker_keeps_the_trees_in_use_and_the_most_recent_others(tmp_path: Path) -> None:
+    root = small_repo(tmp_path / "repo")
+    archive = pack(root, revision=None, dirty=False).archive
+    base = tmp_path / "worker" / "orchrecon-trees"
+    remote._unpack(base, "in-use", archive)  # a task still runs in it: never pruned
+    for n in range(remote.TREES_KEPT + 3):
+        tree = f"rev{n:02}"
+        assert (remote._unpack(base, tree, archive) / "orchestrations" / "daily.yaml").is_file()
+        os.utime(base / tree, (n, 1_000_000 + n))  # a clock of its own: use order, not the file system's resolution
+        remote._done_with(tree)
+    newest = [f"rev{n:02}" for n in range(4, remote.TREES_KEPT + 3)]  # with the one in use, TREES_KEPT in all
+    assert sorted(p.name for p in base.iterdir()) == ["in-use", *newest]
+    remote._done_with("in-use")

@@ -15,12 +15,14 @@ import ctypes
 import io
 import os
 import selectors
+import shutil
 import signal
 import subprocess
 import sys
 import tarfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +62,8 @@ class _Process:
 _RUNNING: dict[str, _Process] = {}  # this worker's commands by task key, for `cancel` and `running`
 _RUNNING_LOCK = threading.Lock()
 _UNPACK_LOCK = threading.Lock()
+_IN_USE: Counter[str] = Counter()  # trees with a task running in them, which pruning leaves alone
+TREES_KEPT = 8  # revisions whose files a worker keeps unpacked
 
 
 def run_command(command: RemoteCommand, tree: bytes) -> dict[str, Any]:
@@ -80,42 +84,50 @@ def run_command(command: RemoteCommand, tree: bytes) -> dict[str, Any]:
             root = _unpack(Path(worker.local_directory) / "orchrecon-trees", command.tree, tree)
         except (OSError, tarfile.TarError) as exc:
             return _ended(output, error=f"cannot unpack the run's files on {worker.address}: {exc}")
-        cwd = root / command.cwd if command.cwd else root
-        if not cwd.is_dir():
-            output.line(f"[orchrecon] working directory {command.cwd!r} does not exist")
-            return _ended(output, error=f"working directory {command.cwd!r} does not exist")
-        env = {**os.environ, **command.env}
-        env["PATH"] = os.pathsep.join([_INTERPRETER_DIR, env.get("PATH", os.defpath)])
-        if process.stop.is_set():
-            return _ended(output, cancelled=True)
         try:
-            child = subprocess.Popen(  # an argv from the repository, never a shell
-                command.argv,
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent(),  # noqa: PLW1509 - one prctl(2) and nothing else
-            )
-        except OSError as exc:
-            message = f"cannot start {command.argv[0]!r}: {exc.strerror or exc}"
-            output.line(f"[orchrecon] {message}")
-            return _ended(output, error=message)
-        process.pgid = child.pid
-        output.started(child.pid)
-        timed_out = _supervise(child, process, output, command, lambda: _stopping(worker))
-        return _ended(
-            output,
-            returncode=child.returncode,
-            timed_out=timed_out,
-            cancelled=process.stop.is_set() and not timed_out,
-        )
+            return _run_in(root, command, process, output, worker)
+        finally:
+            _done_with(command.tree)
     finally:
         process.done.set()
         with _RUNNING_LOCK:
             _RUNNING.pop(command.key, None)
+
+
+def _run_in(root: Path, command: RemoteCommand, process: _Process, output: _Output, worker: Any) -> dict[str, Any]:
+    """Start the command in `root` (its revision's files) and see it to its end."""
+    cwd = root / command.cwd if command.cwd else root
+    if not cwd.is_dir():
+        output.line(f"[orchrecon] working directory {command.cwd!r} does not exist")
+        return _ended(output, error=f"working directory {command.cwd!r} does not exist")
+    env = {**os.environ, **command.env}
+    env["PATH"] = os.pathsep.join([_INTERPRETER_DIR, env.get("PATH", os.defpath)])
+    if process.stop.is_set():
+        return _ended(output, cancelled=True)
+    try:
+        child = subprocess.Popen(  # an argv from the repository, never a shell
+            command.argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent(),  # noqa: PLW1509 - one prctl(2) and nothing else
+        )
+    except OSError as exc:
+        message = f"cannot start {command.argv[0]!r}: {exc.strerror or exc}"
+        output.line(f"[orchrecon] {message}")
+        return _ended(output, error=message)
+    process.pgid = child.pid
+    output.started(child.pid)
+    timed_out = _supervise(child, process, output, command, lambda: _stopping(worker))
+    return _ended(
+        output,
+        returncode=child.returncode,
+        timed_out=timed_out,
+        cancelled=process.stop.is_set() and not timed_out,
+    )
 
 
 async def cancel_command(key: str, grace: float) -> bool:
@@ -238,27 +250,43 @@ def _die_with_parent() -> Any:
 
 
 def _unpack(base: Path, tree: str, archive: bytes) -> Path:
-    """The revision's files under `base/tree`, unpacked once per worker (under a lock, then renamed into place)."""
+    """The revision's files under `base/tree`, unpacked once per worker (under a lock, then renamed into place),
+    and marked in use until `_done_with`. Beyond `TREES_KEPT`, the least recently used trees no task uses go."""
     target = base / tree
-    if target.is_dir():
-        return target
     with _UNPACK_LOCK:
+        _IN_USE[tree] += 1
         if target.is_dir():
+            os.utime(target)  # recently used
             return target
-        base.mkdir(parents=True, exist_ok=True)
-        building = base / f".{tree}.{os.getpid()}.tmp"
-        with contextlib.suppress(FileNotFoundError):
-            _remove_tree(building)
-        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
-            tar.extractall(building, filter="data")  # no absolute paths, no links out of the tree
-        building.rename(target)
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+            building = base / f".{tree}.{os.getpid()}.tmp"
+            shutil.rmtree(building, ignore_errors=True)
+            with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+                tar.extractall(building, filter="data")  # no absolute paths, no links out of the tree
+            building.rename(target)
+        except BaseException:
+            _IN_USE[tree] -= 1
+            raise
+        kept = sorted((p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")), key=_used_at)
+        for old in kept[: max(0, len(kept) - TREES_KEPT)]:
+            if not _IN_USE[old.name]:
+                shutil.rmtree(old, ignore_errors=True)
     return target
 
 
-def _remove_tree(path: Path) -> None:
-    import shutil  # noqa: PLC0415
+def _done_with(tree: str) -> None:
+    with _UNPACK_LOCK:
+        _IN_USE[tree] -= 1
+        if _IN_USE[tree] <= 0:
+            del _IN_USE[tree]
 
-    shutil.rmtree(path)
+
+def _used_at(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _ended(
