@@ -17,9 +17,10 @@ within 2x of the local one's.
 With `--prefect-python` (a separate venv with `pip install prefect prefect-dask`): the same W2 as a Prefect flow
 with `DaskTaskRunner(address=<the same cluster>)`, 200 tasks each running `true` in a subprocess, at most 8
 submitted and unfinished at once (a semaphore released by each future's callback), then 1; `--runs` flow runs
-in one process after a warm-up (Prefect's temporary API server starts once). The workers then also find
-Prefect: a preload appends that venv's site-packages to their `sys.path` (after their own, so orchrecon's side
-imports what it always does). Without it, no comparison is printed.
+in one process after a warm-up, reporting to a `prefect server start` of their own (the tasks on the workers
+report to it too). The scheduler and workers then also find Prefect: a preload appends that venv's
+site-packages to their `sys.path` (after their own, so orchrecon's side imports what it always does). Without
+it, no comparison is printed.
 
 `--profile` runs one more dask run under cProfile and prints where the orchrecon process spends its time.
 It exits 0 whatever the figures are (`--check`: 1 when a target is missed), 1 when orchrecon or the cluster
@@ -30,15 +31,18 @@ distributed (what needs them runs in other processes).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pstats
 import random
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -142,15 +146,19 @@ def _wait_for_address(scheduler: subprocess.Popen[bytes], path: Path, log: Path)
 
 
 @contextmanager
-def cluster(work: Path, nthreads: int, prefect_site: str | None) -> Iterator[Cluster]:
+def cluster(work: Path, nthreads: int, prefect_site: str | None, prefect_api: str | None) -> Iterator[Cluster]:
     """A scheduler and WORKERS workers of `nthreads` threads each, all registered; killed on the way out."""
     env = {**os.environ, **CLUSTER_ENV}
-    if prefect_site is not None:
-        env["PREFECT_HOME"] = str(work / "prefect-home")
+    if prefect_api is not None:  # Prefect's task engine on a worker reports to the flow's API server
+        env.update(prefect_env(work, prefect_api))
     processes: list[subprocess.Popen[bytes]] = []
     try:
+        preload: list[str] = []
+        if prefect_site is not None:  # the scheduler unpickles Prefect's task specs, the workers run them
+            (work / "prefect_path.py").write_text(PRELOAD.format(site=prefect_site), encoding="utf-8")
+            preload = ["--preload", str(work / "prefect_path.py")]
         log = work / "scheduler.log"
-        scheduler_file = ["--scheduler-file", str(work / "scheduler.json")]
+        scheduler_file = ["--scheduler-file", str(work / "scheduler.json"), *preload]
         with log.open("ab") as out:
             scheduler = subprocess.Popen(
                 [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", *scheduler_file],
@@ -161,10 +169,6 @@ def cluster(work: Path, nthreads: int, prefect_site: str | None) -> Iterator[Clu
             )
         processes.append(scheduler)
         address = _wait_for_address(scheduler, work / "scheduler.json", log)
-        preload: list[str] = []
-        if prefect_site is not None:
-            (work / "prefect_path.py").write_text(PRELOAD.format(site=prefect_site), encoding="utf-8")
-            preload = ["--preload", str(work / "prefect_path.py")]
         for n in range(WORKERS):
             name = f"worker{n}"
             options = ["--no-nanny", "--no-dashboard", "--local-directory", str(work / name)]
@@ -334,16 +338,58 @@ def prefect_info(python: Path | None, work: Path) -> tuple[dict[str, str] | None
     return info, f"prefect {info['prefect']}, prefect-dask {info['prefect-dask']}, distributed {info['distributed']}"
 
 
-def prefect_flow(python: Path, work: Path, address: str, runs: int, versions: str) -> Prefect:
-    script = work / "prefect_w2.py"
-    script.write_text(PREFECT_FLOW, encoding="utf-8")
-    env = {
-        **os.environ,
+def prefect_env(work: Path, api: str | None) -> dict[str, str]:
+    return {
         "PREFECT_HOME": str(work / "prefect-home"),
         "PREFECT_LOGGING_LEVEL": "WARNING",
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "DO_NOT_TRACK": "1",
+        **({"PREFECT_API_URL": api} if api else {}),
     }
+
+
+@contextmanager
+def prefect_server(python: Path | None, work: Path) -> Iterator[str | None]:
+    """`prefect server start` on a free port, its API's URL once it answers (None without `python`): the flow and
+    the tasks on the workers report to it (a temporary server of the flow's own is not reachable from them)."""
+    if python is None:
+        yield None
+        return
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    api = f"http://127.0.0.1:{port}/api"
+    argv = [str(python), "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
+    with (work / "prefect-server.log").open("ab") as out:
+        server = subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=out,
+            env={**os.environ, **prefect_env(work, None)},
+            cwd=work,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT * 2
+        while True:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise BenchError(f"the Prefect server did not start, see {work / 'prefect-server.log'}")
+            try:
+                with urllib.request.urlopen(f"{api}/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        yield api
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait(10)
+
+
+def prefect_flow(python: Path, work: Path, address: str, api: str, *, runs: int, versions: str) -> Prefect:
+    script = work / "prefect_w2.py"
+    script.write_text(PREFECT_FLOW, encoding="utf-8")
+    env = {**os.environ, **prefect_env(work, api)}
     argv = [str(python), str(script), address, str(runs), str(MAX_PARALLEL), ",".join(map(str, PHASES))]
     start = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=work, env=env, timeout=RUN_TIMEOUT)
@@ -462,13 +508,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         write_repo(repo, PHASES, MAX_PARALLEL, name=NAME)
         commit_all(repo, "W2")
         try:
-            with cluster(work, args.nthreads, info["site"] if info else None) as found:
+            python = args.prefect_python if info is not None else None
+            with (
+                prefect_server(python, work) as api,
+                cluster(work, args.nthreads, info["site"] if info else None, api) as found,
+            ):
                 print(f"cluster: {found.address}, {WORKERS} workers x {args.nthreads} threads (no nanny)")
                 local, remote = measure(repo, work, found.address, args.runs, args.seed)
                 prefect = None
-                if info is not None and args.prefect_python is not None:
+                if python is not None and api is not None:
                     progress(f"Prefect: warm-up and {args.runs} flow runs")
-                    prefect = prefect_flow(args.prefect_python, work, found.address, args.runs, prefect_note)
+                    prefect = prefect_flow(python, work, found.address, api, runs=args.runs, versions=prefect_note)
                 verdicts = report(local, remote, prefect, prefect_note, args.nthreads)
                 if args.profile:
                     profile_dask(repo, work, found.address, args.top)
