@@ -6,12 +6,14 @@ The cluster: `dask scheduler` (allowed-failures 0, as orchrecon requires) and 2 
 --nthreads 4` on 127.0.0.1, so its 8 threads can run the 8 tasks that maxParallelJobs lets out at once. The
 workload, W2, in a committed git repository: one phase of 200 tasks of `true` (maxParallelJobs 8), then a phase
 of 1. `orchrecon run w2` with the local executor and with `--dask-scheduler`, interleaved (a warm-up of each
-first, reported apart; which goes first in a round is drawn from `--seed`), each on its own state directory.
+first, reported apart; the order in a round is drawn from `--seed`), each on its own state directory.
 
 Figures, medians of `--runs`: whole-process wall time, and the run's wall time from the ledger (run.started to
 run.finished). Per task, the ledger's `durationMs` (task.started to task.finished): the local executor's median
 is what `true` and a local spawn cost; the dispatch overhead is each remote task's duration minus that median
-(all rounds' tasks pooled; median and p90). Targets: overhead under 10 ms median, and the dask run's wall time
+(all rounds' tasks pooled; median and p90). The floor, run in each round too: a bare asyncio Dask client that
+submits the same 200 + 1 tasks (a function running `true`), pinned to the workers in turn, 8 at once; its
+per-task figure is submission to result. Targets: overhead under 10 ms median, and the dask run's wall time
 within 2x of the local one's.
 
 With `--prefect-python` (a separate venv with `pip install prefect prefect-dask`): the same W2 as a Prefect flow
@@ -71,6 +73,38 @@ import sys
 from distributed import Client
 with Client(sys.argv[1], timeout=60) as client:
     client.wait_for_workers(int(sys.argv[2]), timeout=60)
+"""
+
+# The floor: what Dask itself costs for W2 here. A bare asyncio client submits each task pinned to a worker in
+# turn (pure=False, retries=0, as orchrecon does), at most 8 at once; each runs `true` in a subprocess.
+DASK_FLOOR = """
+import asyncio, json, subprocess, sys, time
+from distributed import Client
+
+def true(i):
+    subprocess.run(["true"], check=True)
+    return {"returncode": 0}
+
+async def main():
+    client = await Client(sys.argv[1], asynchronous=True)
+    workers = sorted((await client.scheduler.identity())["workers"])
+    slots = asyncio.Semaphore(int(sys.argv[2]))
+    durations = []
+
+    async def one(n, i):
+        async with slots:
+            start = time.perf_counter()
+            key = f"floor-{n}-{i}-{time.time_ns()}"
+            await client.submit(true, i, key=key, workers=[workers[i % len(workers)]], pure=False, retries=0)
+            durations.append((time.perf_counter() - start) * 1000)
+
+    start = time.perf_counter()
+    for n, count in enumerate(int(c) for c in sys.argv[3].split(",")):
+        await asyncio.gather(*(one(n, i) for i in range(count)))
+    print(json.dumps({"seconds": time.perf_counter() - start, "tasks_ms": durations}))
+    await client.close()
+
+asyncio.run(main())
 """
 
 PREFECT_INFO = """
@@ -271,17 +305,23 @@ def orchrecon_run(repo: Path, state: Path, work: Path, extra: Sequence[str], log
     return read_run(state, whole)
 
 
-def measure(repo: Path, work: Path, address: str, runs: int, seed: int) -> tuple[Side, Side]:
-    local, remote = Side(), Side()
+def measure(repo: Path, work: Path, address: str, runs: int, seed: int) -> tuple[Side, Side, list[Floor]]:
+    local, remote, floors = Side(), Side(), []
     sides = {
         "local": (local, work / "state-local", ()),
         "dask": (remote, work / "state-dask", ("--dask-scheduler", address)),
     }
     draw = random.Random(seed)
     for round_ in range(runs + 1):
-        order = ["local", "dask"]
+        order = ["local", "dask", "floor"]
         draw.shuffle(order)
         for name in order:
+            if name == "floor":
+                progress(f"{'warm-up' if round_ == 0 else f'round {round_}/{runs}'}: bare Dask client")
+                floor = dask_floor(work, address)
+                if round_ > 0:
+                    floors.append(floor)
+                continue
             side, state, extra = sides[name]
             progress(f"{'warm-up' if round_ == 0 else f'round {round_}/{runs}'}: {name}")
             result = orchrecon_run(repo, state, work, extra, work / f"run-{name}.log")
@@ -289,7 +329,7 @@ def measure(repo: Path, work: Path, address: str, runs: int, seed: int) -> tuple
                 side.warmup = result
             else:
                 side.runs.append(result)
-    return local, remote
+    return local, remote, floors
 
 
 def profile_dask(repo: Path, work: Path, address: str, top: int) -> None:
@@ -305,6 +345,21 @@ def profile_dask(repo: Path, work: Path, address: str, top: int) -> None:
     )
     print(f"\n--- cProfile: orchrecon run {NAME} --dask-scheduler, whole process ({time.perf_counter() - start:.1f} s)")
     print_stats(pstats.Stats(str(out)), top)
+
+
+@dataclass(frozen=True)
+class Floor:
+    seconds: float  # W2 from the first submission to the last result
+    tasks_ms: list[float]  # submission to result, each task
+
+
+def dask_floor(work: Path, address: str) -> Floor:
+    argv = [sys.executable, "-c", DASK_FLOOR, address, str(MAX_PARALLEL), ",".join(map(str, PHASES))]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=work, timeout=RUN_TIMEOUT)
+    if done.returncode != 0:
+        raise BenchError(f"the bare Dask client failed:\n{done.stderr[-2000:]}")
+    found = json.loads(done.stdout)
+    return Floor(seconds=found["seconds"], tasks_ms=found["tasks_ms"])
 
 
 # --- Prefect -----------------------------------------------------------------------------------------------------
@@ -409,13 +464,17 @@ def p90(values: Sequence[float]) -> float:
     return statistics.quantiles(values, n=10, method="inclusive")[8]
 
 
-def report(local: Side, remote: Side, prefect: Prefect | None, prefect_note: str, nthreads: int) -> list[bool | None]:
+def report(
+    local: Side, remote: Side, *, floors: list[Floor], prefect: Prefect | None, prefect_note: str, nthreads: int
+) -> list[bool | None]:
     n = len(local.runs)
     base = statistics.median(local.tasks_ms())
     overhead = [ms - base for ms in remote.tasks_ms()]
     remote_ms = remote.tasks_ms()
     ratio = remote.median_inside() / local.median_inside()
     whole_ratio = remote.median_whole() / local.median_whole()
+    floor_seconds = statistics.median(f.seconds for f in floors)
+    floor_ms = [ms for f in floors for ms in f.tasks_ms]
     workers = Counter[str]()
     for r in remote.runs:
         workers += r.workers
@@ -440,6 +499,14 @@ def report(local: Side, remote: Side, prefect: Prefect | None, prefect_note: str
             f"{statistics.median(overhead):.1f} ms / {p90(overhead):.1f} ms",
         ),
         ("dask: tasks per worker, all timed runs", ", ".join(f"{w} {c}" for w, c in sorted(workers.items()))),
+        ("bare Dask client: W2", f"{floor_seconds:.3f} s"),
+        (
+            "bare Dask client: per task (submit to result), median / p90",
+            f"{statistics.median(floor_ms):.1f} ms / {p90(floor_ms):.1f} ms",
+        ),
+        ("bare Dask client: per task minus local median, median", f"{statistics.median(floor_ms) - base:.1f} ms"),
+        ("bare Dask client / local, run wall time", f"{floor_seconds / local.median_inside():.2f}x"),
+        ("dask / bare Dask client, run wall time", f"{remote.median_inside() / floor_seconds:.2f}x"),
         ("dask / local, run wall time", f"{ratio:.2f}x"),
         ("dask / local, whole process", f"{whole_ratio:.2f}x"),
     ]
@@ -514,12 +581,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cluster(work, args.nthreads, info["site"] if info else None, api) as found,
             ):
                 print(f"cluster: {found.address}, {WORKERS} workers x {args.nthreads} threads (no nanny)")
-                local, remote = measure(repo, work, found.address, args.runs, args.seed)
+                local, remote, floors = measure(repo, work, found.address, args.runs, args.seed)
                 prefect = None
                 if python is not None and api is not None:
                     progress(f"Prefect: warm-up and {args.runs} flow runs")
                     prefect = prefect_flow(python, work, found.address, api, runs=args.runs, versions=prefect_note)
-                verdicts = report(local, remote, prefect, prefect_note, args.nthreads)
+                verdicts = report(
+                    local, remote, floors=floors, prefect=prefect, prefect_note=prefect_note, nthreads=args.nthreads
+                )
                 if args.profile:
                     profile_dask(repo, work, found.address, args.top)
         except (BenchError, subprocess.SubprocessError) as exc:
