@@ -40,13 +40,14 @@ asyncio.run(main())
 """
 
 
-def write_repo(root: Path, phases: list[int], max_parallel: int) -> None:
+def write_repo(root: Path, phases: list[int], max_parallel: int, *, name: str = "bench") -> None:
+    """orchrecon.yaml, orchestration `name` of `phases` (task counts) and a configuration per task running `true`."""
     (root / "configurations" / "bench").mkdir(parents=True)
     (root / "orchestrations").mkdir()
     (root / "orchrecon.yaml").write_text(
         f"apiVersion: orchrecon/v1\nkind: Project\nspec: {{maxParallelJobs: {max_parallel}}}\n"
     )
-    lines = ["apiVersion: orchrecon/v1", "kind: Orchestration", "metadata: {name: bench}", "spec:", "  phases:"]
+    lines = ["apiVersion: orchrecon/v1", "kind: Orchestration", f"metadata: {{name: {name}}}", "spec:", "  phases:"]
     task = 0
     for p, count in enumerate(phases):
         lines.append(f"    - name: p{p}\n      tasks:")
@@ -57,7 +58,7 @@ def write_repo(root: Path, phases: list[int], max_parallel: int) -> None:
             )
             lines.append(f"        - {{name: t{task}, config: bench/t{task}}}")
             task += 1
-    (root / "orchestrations" / "bench.yaml").write_text("\n".join(lines) + "\n")
+    (root / "orchestrations" / f"{name}.yaml").write_text("\n".join(lines) + "\n")
 
 
 def in_process_seconds(state: Path) -> float:
