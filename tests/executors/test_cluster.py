@@ -101,10 +101,10 @@ def test_w1_runs_on_both_workers_with_the_statuses_and_records_of_a_local_run(ws
 def test_a_worker_killed_mid_task_ends_the_task_as_lost_and_nothing_runs_it_again(
     ws: Workspace, cluster: Cluster
 ) -> None:
-    ws.orchestrate("daily", {"one": [task("a", gate="go")]})
+    ws.orchestrate("daily", {"one": [task("a", gate="go", grandchild=True)]})
     ws.commit()
     process = ws.start("run", "daily", *on(cluster))
-    wait_until(lambda: ws.started("a"), timeout=30, what="the task on a worker")
+    wait_until(lambda: ws.probes(event="grandchild"), timeout=30, what="the task on a worker, and its child")
     (run_id,) = ws.requested()
     address = started_records(ws, run_id)["a"]["worker"]
     name = next(n for n, a in cluster.worker_addresses().items() if a == address)
@@ -117,8 +117,10 @@ def test_a_worker_killed_mid_task_ends_the_task_as_lost_and_nothing_runs_it_agai
     assert statuses(shown) == {"run": "error", "one": "error", "a": "error"}
     error = shown["phases"][0]["tasks"][0]["error"]
     assert error.startswith(f"worker {address} lost while running the task; Dask does not run it again"), error
+    (child,) = ws.probes(event="grandchild")
     wait_until(lambda: not alive(probe["pid"]), what="the task's process to die with its worker")
-    assert not group_alive(probe["pgid"])
+    wait_until(lambda: not group_alive(probe["pgid"]), what="what it started in its group, too")
+    assert not alive(child["child"])
     cluster.ensure()  # a worker is back: still nothing runs the task again
     ws.release("go")
     assert len(ws.probes(event="start")) == 1

@@ -11,19 +11,21 @@ Output goes back while the command runs, redacted here already, as events on `LO
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import io
+import itertools
+import json
 import os
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,6 @@ from orchrecon.executors.environment import Redactor
 LOG_TOPIC = "orchrecon-task-output"  # one topic: the scheduler keeps a bounded log per topic
 FLUSH_SECONDS = 0.1  # output is sent at most this often per task, so a chatty task costs few messages
 CHUNK_BYTES = 64 * 1024
-_PR_SET_PDEATHSIG = 1
 _INTERPRETER_DIR = str(Path(sys.executable).parent)
 
 
@@ -100,21 +101,10 @@ def _run_in(root: Path, command: RemoteCommand, process: _Process, output: _Outp
     if not cwd.is_dir():
         output.line(f"[orchrecon] working directory {command.cwd!r} does not exist")
         return _ended(output, error=f"working directory {command.cwd!r} does not exist")
-    env = {**os.environ, **command.env}
-    env["PATH"] = os.pathsep.join([_INTERPRETER_DIR, env.get("PATH", os.defpath)])
     if process.stop.is_set():
         return _ended(output, cancelled=True)
     try:
-        child = subprocess.Popen(  # an argv from the repository, never a shell
-            command.argv,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent(),  # noqa: PLW1509 - one prctl(2) and nothing else
-        )
+        child = _spawner().start(command.argv, cwd, command.env)
     except OSError as exc:
         message = f"cannot start {command.argv[0]!r}: {exc.strerror or exc}"
         output.line(f"[orchrecon] {message}")
@@ -160,7 +150,7 @@ def worker_version() -> str:
 
 
 def _supervise(
-    child: subprocess.Popen[bytes],
+    child: _Child,
     process: _Process,
     output: _Output,
     command: RemoteCommand,
@@ -169,8 +159,7 @@ def _supervise(
     """Read the command's output until its leader exits, then stop what is left of its group and read the rest;
     True when it ran past its timeout. A worker that is closing (it lost its scheduler, or was told to stop)
     stops the command too: no one would get its result, and its process may outlive its port for a while."""
-    assert child.stdout is not None
-    fd = child.stdout.fileno()
+    fd = child.output
     deadline = time.monotonic() + command.timeout
     timed_out = False
     with selectors.DefaultSelector() as selector:
@@ -204,7 +193,7 @@ def _supervise(
     with contextlib.suppress(OSError):
         while data := os.read(fd, CHUNK_BYTES):
             output.feed(data)
-    child.stdout.close()
+    os.close(fd)
     return timed_out
 
 
@@ -234,19 +223,144 @@ def _signal_group(pgid: int, signum: int) -> bool:
     return True
 
 
-def _die_with_parent() -> Any:
-    """A preexec function asking the kernel to SIGKILL the child when the thread that forked it ends. That
-    thread waits for the command until it is gone, so in effect: when the worker process dies."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    prctl = libc.prctl
-    parent = os.getpid()
+class _Child:
+    """A command the spawner started: its pid (and process group), the read end of its output, its end."""
 
-    def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent:  # the worker died between fork and prctl
-            os._exit(1)
+    def __init__(self, pid: int, output: int) -> None:
+        self.pid, self.output = pid, output
+        self.returncode: int | None = None
+        self.exited = threading.Event()
 
-    return preexec
+    def poll(self) -> int | None:
+        return self.returncode if self.exited.is_set() else None
+
+    def wait(self) -> int | None:
+        self.exited.wait()
+        return self.returncode
+
+
+class _Spawner:
+    """This worker's end of `spawner.py`: started once, from a thread of its own that lives as long as it does
+    (PR_SET_PDEATHSIG follows the thread that forked, and Dask's task threads come and go)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[int, tuple[threading.Event, list[Any], int]] = {}  # ref -> answered, answer, output
+        self._children: dict[int, _Child] = {}
+        self._refs = itertools.count()
+        self._socket: socket.socket | None = None
+        self._ready = threading.Event()
+        threading.Thread(target=self._serve, name="orchrecon-spawner", daemon=True).start()
+        self._ready.wait()
+        if self._socket is None:
+            raise OSError("cannot start orchrecon's spawner process")
+
+    def alive(self) -> bool:
+        return self._socket is not None
+
+    def start(self, argv: tuple[str, ...], cwd: Path, env: Mapping[str, str]) -> _Child:
+        """Have the spawner start `argv` in `cwd` with the worker's environment and `env`; raises OSError."""
+        read_end, write_end = os.pipe()
+        ref = next(self._refs)
+        answered, answer = threading.Event(), list[Any]()
+        path = os.pathsep.join([_INTERPRETER_DIR, env.get("PATH", os.environ.get("PATH", os.defpath))])
+        data = json.dumps({"ref": ref, "argv": list(argv), "cwd": str(cwd), "env": {**env, "PATH": path}}).encode()
+        try:
+            with self._lock:
+                self._pending[ref] = (answered, answer, read_end)
+                socket.send_fds(self._channel(), [len(data).to_bytes(4, "big") + data], [write_end])
+        except OSError:
+            with self._lock:
+                self._pending.pop(ref, None)
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)
+        answered.wait()
+        found = answer[0]
+        if isinstance(found, _Child):
+            return found
+        os.close(read_end)
+        raise OSError(0, str(found))
+
+    def _channel(self) -> socket.socket:
+        if self._socket is None:
+            raise OSError(0, "orchrecon's spawner process is gone")
+        return self._socket
+
+    def _serve(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "orchrecon.executors.spawner", str(theirs.fileno())],
+                pass_fds=[theirs.fileno()],
+                stdin=subprocess.DEVNULL,
+            )
+        except OSError:
+            self._ready.set()
+            return
+        finally:
+            theirs.close()
+        self._socket = ours
+        self._ready.set()
+        try:
+            for reply in _replies(ours):
+                self._dispatch(reply)
+        finally:
+            with self._lock:
+                self._socket = None
+                pending, self._pending = self._pending, {}
+                children = list(self._children.values())
+            for answered, answer, _ in pending.values():
+                answer.append({"error": "orchrecon's spawner process is gone"})
+                answered.set()
+            for child in children:  # it cannot kill them any more: this worker does
+                if not child.exited.is_set():
+                    _signal_group(child.pid, signal.SIGKILL)
+                    child.exited.set()
+            ours.close()
+            process.wait()
+
+    def _dispatch(self, reply: dict[str, Any]) -> None:
+        ref = reply["ref"]
+        with self._lock:
+            if "exited" in reply:  # always after its "pid": the spawner sends both in that order
+                child = self._children.pop(ref, None)
+                if child is not None:
+                    child.returncode = reply["exited"]
+                    child.exited.set()
+                return
+            answered, answer, read_end = self._pending.pop(ref)
+            if "pid" in reply:
+                child = self._children[ref] = _Child(reply["pid"], read_end)
+                answer.append(child)
+            else:
+                answer.append(reply.get("error", "the spawner process failed"))
+        answered.set()
+
+
+_SPAWNER: list[_Spawner] = []
+_SPAWNER_LOCK = threading.Lock()
+
+
+def _spawner() -> _Spawner:
+    with _SPAWNER_LOCK:
+        if not _SPAWNER or not _SPAWNER[0].alive():
+            _SPAWNER[:] = [_Spawner()]
+        return _SPAWNER[0]
+
+
+def _replies(channel: socket.socket) -> Iterator[dict[str, Any]]:
+    """The spawner's length-prefixed JSON messages, until it closes its end."""
+    buffer = b""
+    while True:
+        data = channel.recv(65536)
+        if not data:
+            return
+        buffer += data
+        while len(buffer) >= 4 and len(buffer) >= 4 + (size := int.from_bytes(buffer[:4], "big")):
+            yield json.loads(buffer[4 : 4 + size])
+            buffer = buffer[4 + size :]
 
 
 def _unpack(base: Path, tree: str, archive: bytes) -> Path:
