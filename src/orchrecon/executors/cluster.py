@@ -41,6 +41,7 @@ from orchrecon.executors.trees import DEFAULT_LIMIT, Tree, TreeTooLargeError, pa
 ENV_VAR = "ORCHRECON_DASK_SCHEDULER"
 OUTPUT_WAIT_SECONDS = 5.0  # after the result, how long the rest of the output may take to arrive
 HOLD_POLL_SECONDS = 1.0
+OTHERS_SECONDS = 0.5
 _TREES_KEPT = 4  # revisions whose files stay on the cluster (the newest, for runs still going on older ones)
 
 
@@ -68,7 +69,8 @@ class _Worker:
     nthreads: int
     resources: Mapping[str, float]
     usable: str | None = None  # None until probed; "" when it runs orchrecon, else why it cannot be used
-    reserved: int = 0  # tasks chosen for it here and not yet submitted (the scheduler does not know them yet)
+    ours: int = 0  # tasks chosen for it here that have not ended
+    others: int = 0  # other clients' tasks there, as the scheduler said at the last look
 
 
 class DaskExecutor:
@@ -95,7 +97,8 @@ class DaskExecutor:
         self._workers: dict[str, _Worker] = {}
         self._flights: dict[str, _Flight] = {}
         self._placed: dict[tuple[str, str], str] = {}  # (run, task) -> the worker `place` chose
-        self._submitted: set[tuple[str, str]] = set()  # of those, the ones the scheduler has (no longer reserved)
+        self._others_at = 0.0  # when the scheduler last said what other clients run where
+        self._looking: asyncio.Future[None] | None = None
         self._trees: dict[str, tuple[Tree, Future[bytes]]] = {}
         self._packing: dict[tuple[str, str | None, str], asyncio.Task[Tree]] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -156,9 +159,8 @@ class DaskExecutor:
                 log.line(f"[orchrecon] {exc}")
                 return failure(str(exc))
             finally:
-                if worker is not None and (job.run_id, job.task) not in self._submitted:
-                    self._unreserve(worker)
-                self._submitted.discard((job.run_id, job.task))
+                if worker is not None:
+                    self._done_on(worker)
 
     async def _run_on(
         self, worker: str, job: TaskJob, env: Mapping[str, str], secrets: list[str], log: TaskLog
@@ -203,8 +205,6 @@ class DaskExecutor:
                 retries=0,
                 resources=resources or None,
             )
-            self._submitted.add((job.run_id, job.task))
-            self._unreserve(flight.worker)  # the scheduler counts it from now on
             try:
                 outcome: dict[str, Any] = await flight.future
             except FutureCancelledError as exc:  # by the client (a lost scheduler) or by _on_cluster_event
@@ -347,12 +347,9 @@ class DaskExecutor:
             reasons = sorted({w.usable for w in self._workers.values() if w.usable})
             why = f": {'; '.join(reasons)}" if reasons else ""
             raise ClusterError(f"no Dask worker can take tasks at {_shown(self.address)}{why}")
-        try:  # what every client has running there: several reconcilers and `orchrecon run`s share a cluster
-            busy: Mapping[str, list[Any]] = await _scheduler(await self._connected()).processing(workers=None)
-        except Exception:
-            busy = {}
+        await self._look_at_others()
         fitting = [
-            ((len(busy.get(a, ())) + w.reserved) / max(w.nthreads, 1), random.random(), a)
+            ((w.others + w.ours) / max(w.nthreads, 1), random.random(), a)
             for a, w in usable.items()
             if all(w.resources.get(name, 0) >= amount for name, amount in needed.items())
         ]
@@ -360,12 +357,30 @@ class DaskExecutor:
             wanted = ", ".join(f"{n}={v:g}" for n, v in sorted(needed.items()))
             raise ClusterError(f"no Dask worker offers the resources {job.config.ref} needs ({wanted})")
         chosen = min(fitting)[2]  # the least loaded; among equals any, so that clients do not all pick the first
-        self._workers[chosen].reserved += 1
+        self._workers[chosen].ours += 1
         return chosen
 
-    def _unreserve(self, worker: str) -> None:
+    def _done_on(self, worker: str) -> None:
         if worker in self._workers:
-            self._workers[worker].reserved = max(0, self._workers[worker].reserved - 1)
+            self._workers[worker].ours = max(0, self._workers[worker].ours - 1)
+
+    async def _look_at_others(self) -> None:
+        """What other clients (reconcilers, `orchrecon run`s sharing the cluster) run on each worker, asked of the
+        scheduler at most every OTHERS_SECONDS: a question per task would sit on every task's way to a worker."""
+        if time.monotonic() - self._others_at < OTHERS_SECONDS:
+            return
+        if self._looking is None or self._looking.done():
+            self._looking = asyncio.ensure_future(self._ask_for_others())
+        await asyncio.shield(self._looking)
+
+    async def _ask_for_others(self) -> None:
+        try:
+            busy: Mapping[str, list[Any]] = await _scheduler(await self._connected()).processing(workers=None)
+        except Exception:
+            return  # the placement goes on with what it knows
+        self._others_at = time.monotonic()
+        for address, worker in self._workers.items():
+            worker.others = sum(1 for key in busy.get(address, ()) if key not in self._flights)
 
     async def _connected(self) -> Client:
         client = self._client
