@@ -364,6 +364,8 @@ def test_a_lost_connection_to_the_scheduler_keeps_the_configuration_locked_while
         done = ws.finish(process, timeout=30)
         assert done.code == 1
         assert ws.show(run_id)["status"] == "error"
+        worker = own.worker_addresses()["only"]
+        assert f"task a keeps configuration ex/a locked until {worker} says its command ended" in done.out
         ends = ws.probes(event="end")
         assert len(ends) == 1  # it ran to its end, once, before the configuration was let go
         finished_at = next(r for r in ws.ledger() if r["type"] == "run.finished")["time"]

@@ -110,6 +110,12 @@ class Progress:
             return f"run {r['run']} waiting for run {r['for']} ({started_by(r['trigger'], r['by'])}, {state}){ahead}"
         if r["type"] == "progress.task-waiting":
             return f"  task {r['task']} waiting for configuration {r['config']}: in use by {_holder(r['holder'])}"
+        if r["type"] == "progress.task-holding":
+            where = r.get("worker") or "its worker"
+            return (
+                f"  task {r['task']} keeps configuration {r['config']} locked until {where} says its command ended"
+                " (or its timeout passes)"
+            )
         return None
 
 

@@ -6,7 +6,8 @@ lock. Every change of state is a ledger record, appended before anyone is told a
 
 The observer gets each record, and also progress events that are never written to the ledger (their
 `type` starts with `progress.`): `progress.run-waiting` (the run another run waits for) and
-`progress.task-waiting` (who holds the configuration lock a task waits for).
+`progress.task-waiting` (who holds the configuration lock a task waits for), `progress.task-holding` (a task
+that ended keeps its configuration locked: its command may still run on a worker the cluster lost touch with).
 """
 
 from __future__ import annotations
@@ -520,6 +521,16 @@ class Runner:
                 elif not task.continue_on_failure:
                     failed.set()
                 if result.hold is not None:
+                    self._notify(
+                        {
+                            "type": "progress.task-holding",
+                            "time": format_time(self._clock.now()),
+                            "run": view.id,
+                            "task": task.name,
+                            "config": task.config,
+                            "worker": result.details.get("worker"),
+                        }
+                    )
                     await _unless_interrupted(result.hold())
         finally:
             lock.release()
