@@ -175,8 +175,8 @@ def _supervise(
                 timed_out = True
                 break
             if not open_ or not selector.select(timeout=FLUSH_SECONDS):
-                if not open_:
-                    time.sleep(0.02)
+                if not open_:  # its output is closed: wait for the spawner to say it exited
+                    child.exited.wait(min(FLUSH_SECONDS, max(0.0, deadline - time.monotonic())))
                 output.flush_due()
                 continue
             data = os.read(fd, CHUNK_BYTES)
