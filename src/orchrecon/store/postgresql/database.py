@@ -7,6 +7,7 @@ percent-encoded) masked too, in case it echoes part of the string.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -29,7 +30,9 @@ DEFAULTS = {
     "keepalives_count": "2",
     "tcp_user_timeout": "9000",
 }
-_UNPARSABLE = "the PostgreSQL database (connection string not shown: it cannot be parsed)"
+_UNPARSABLE = "the PostgreSQL database (connection string not shown: it cannot be parsed"
+_QUOTED = re.compile(r'"[^"]*"')
+_ELIDED = '"…"'
 
 
 class DatabaseError(OrchreconError):
@@ -42,16 +45,18 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self._url = url
+        self._secrets: tuple[str, ...] = ()
         try:
             self._params: dict[str, Any] = conninfo_to_dict(url)
-        except psycopg.Error:
+        except psycopg.Error as exc:
             self._params = {}
-            self.shown = _UNPARSABLE
-            self._secrets: tuple[str, ...] = ()
+            # libpq quotes what it echoes of the string (all of it, for a bad URL): only its words are shown
+            reason = _QUOTED.sub(_ELIDED, " ".join(str(exc).split()))
+            self.shown = f"{_UNPARSABLE}: {reason})"
         else:
             password = str(self._params.get("password") or "")
             self._secrets = (password, quote(password, safe="")) if password else ()
-            self.shown = _shown(self._params)
+            self.shown = self.masked(_shown(self._params))
 
     def __repr__(self) -> str:
         return f"Database({self.shown!r})"
@@ -59,7 +64,7 @@ class Database:
     def connect(self, *, autocommit: bool = True) -> Connection:
         """A new connection; raises `DatabaseError` saying why it cannot be made."""
         if not self._params:
-            raise DatabaseError(f"cannot connect to {self.shown}")
+            raise DatabaseError(f"cannot connect to {self.shown}")  # it says why
         try:
             return psycopg.connect(**{**DEFAULTS, **self._params}, autocommit=autocommit)
         except psycopg.Error as exc:
