@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +15,7 @@ from orchrecon.store.postgresql.ledger import READ_BATCH, FencedError, TableLedg
 from orchrecon.store.postgresql.locks import AdvisoryLocks
 from orchrecon.store.records import Record, encode
 from tests.clocks import FakeClock
+from tests.conftest import ROOT
 from tests.store.postgresql.polling import eventually
 
 
@@ -92,6 +95,18 @@ def test_concurrent_appenders_never_let_a_reader_see_a_gap(database: Database, l
         size = 1 + int(first["group"].split(".")[1]) % 3
         group = final[first["seq"] - 1 : first["seq"] - 1 + size]
         assert [(r["group"], r["i"]) for r in group] == [(first["group"], i) for i in range(size)]
+
+
+def test_appending_processes_never_let_a_reader_see_a_gap(postgres_url: str, ledger: TableLedger) -> None:
+    argv = [sys.executable, "-m", "tests.store.postgresql.appender", postgres_url]
+    processes = [subprocess.Popen([*argv, f"p{n}", "60"], cwd=ROOT) for n in range(3)]
+    reads = 0
+    while any(p.poll() is None for p in processes) or reads == 0:
+        seqs = _seqs(ledger)
+        assert seqs == list(range(1, len(seqs) + 1))
+        reads += 1
+    assert [p.wait() for p in processes] == [0, 0, 0]
+    assert _seqs(ledger) == list(range(1, 3 * sum(1 + g % 3 for g in range(60)) + 1))
 
 
 def test_a_guarded_append_by_the_leader_is_written(database: Database, ledger: TableLedger) -> None:
