@@ -6,9 +6,13 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import psycopg
+import pytest
+
 from orchrecon.store.postgresql.database import Database
-from orchrecon.store.postgresql.locks import LEADERSHIP, AdvisoryLocks, lock_keys
+from orchrecon.store.postgresql.locks import LEADERSHIP, AdvisoryLocks, PoolingProxyError, lock_keys
 from tests.conftest import ROOT
+from tests.pgserver import PostgresServer, transaction_pooler
 from tests.store.postgresql.polling import eventually
 
 
@@ -165,3 +169,14 @@ def test_the_repr_names_the_database_and_the_locks_held(database: Database) -> N
     with _locks(database) as locks:
         locks.try_acquire("config.ex.a")
         assert repr(locks) == f"AdvisoryLocks({database.shown!r}, held=['config.ex.a'])"
+
+
+def test_a_transaction_pooling_proxy_is_refused(postgres_server: PostgresServer) -> None:
+    with transaction_pooler(postgres_server) as url, _locks(Database(url)) as locks:
+        assert locks.try_acquire("config.ex.a")
+        with psycopg.connect(url, autocommit=True) as other, other.transaction():
+            other.execute("SELECT 1")  # holds the server session our statements just used
+            with pytest.raises(PoolingProxyError) as caught:
+                locks.try_acquire("config.ex.b")
+    assert "reached two server sessions" in str(caught.value)
+    assert "a transaction-pooling proxy (PgBouncer in transaction mode) is in between" in str(caught.value)
