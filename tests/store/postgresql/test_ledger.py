@@ -136,6 +136,50 @@ def test_a_deposed_leaders_append_is_fenced_and_writes_nothing(database: Databas
     new.close()
 
 
+def test_racing_deciders_take_a_decision_once(database: Database, ledger: TableLedger) -> None:
+    ledger.append_one("before")
+    barrier = threading.Barrier(8)
+    results: list[tuple[list[Record], int]] = []
+
+    def fire(seen: list[Record]) -> list[dict[str, Any]]:
+        if any(r.get("key") == "s@09:00" for r in seen):
+            return []
+        return [{"type": "schedule.fired", "schedule": "s", "slot": "09:00", "key": "s@09:00"}]
+
+    def deciding() -> None:
+        table = TableLedger(database, FakeClock())
+        barrier.wait()
+        results.append(table.append_decided(1, fire))
+        table.close()
+
+    threads = [threading.Thread(target=deciding) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r["type"] for r in ledger.read()] == ["before", "schedule.fired"]
+    assert sorted(len(written) for written, _ in results) == [0] * 7 + [1]
+    assert {last for _, last in results} == {2}
+
+
+def test_a_decided_append_sees_only_what_came_after_its_seq_and_can_be_fenced(
+    database: Database, ledger: TableLedger
+) -> None:
+    ledger.append([{"type": "a"}, {"type": "b"}])
+    seen: list[list[str]] = []
+
+    def decide(records: list[Record]) -> list[dict[str, Any]]:
+        seen.append([r["type"] for r in records])
+        return [{"type": "c"}]
+
+    assert ledger.append_decided(1, decide)[1] == 3
+    assert ledger.append_decided(3, decide, epoch=0)[1] == 4
+    with pytest.raises(FencedError):
+        ledger.append_decided(4, decide, epoch=1)
+    assert seen == [["b"], []]
+    assert ledger.last_seq() == 4
+
+
 _FOLLOWER = "SELECT record FROM orchrecon.ledger%"  # a follower waiting for a NOTIFY: its last statement read
 
 

@@ -7,14 +7,15 @@ before N: the seqs a reader sees are always gap-free. A rolled-back append rolls
 Once `append` returns, its records are as durable as the database's commit. A guarded append first reads the
 leadership epoch FOR SHARE: a different epoch means another reconciler took the leadership, and the append
 raises `FencedError` having written nothing; holding the row until commit makes a new leader's increment wait
-for the appends still in flight.
+for the appends still in flight. A decided append reads what was appended since a seq while holding the head
+row, and appends what its `decide` makes of it, as the JSONL ledger's `append_guarded` does under its file lock.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -34,6 +35,9 @@ _INSERT = (
     f" SELECT pg_notify('{CHANNEL}', max(seq)::text) FROM added"
 )
 _READ = "SELECT record FROM orchrecon.ledger WHERE seq > %s ORDER BY seq LIMIT %s"
+_READ_ALL = "SELECT record FROM orchrecon.ledger WHERE seq > %s ORDER BY seq"
+
+Decide = Callable[[list[Record]], Sequence[Mapping[str, Any]]]
 
 
 class FencedError(OrchreconError):
@@ -65,17 +69,32 @@ class TableLedger:
     def append(self, records: Sequence[Mapping[str, Any]]) -> list[Record]:
         """Append `records` (each with a `type`) in order with consecutive seqs, in one transaction; returns them
         complete (`v`, `seq`, `time` first, as the JSONL ledger writes them)."""
-        return self._append(records, None) if records else []
+        return self._append(records, None)[0] if records else []
 
     def append_guarded(self, records: Sequence[Mapping[str, Any]], epoch: int) -> list[Record]:
         """`append`, if `epoch` is still the leadership epoch when it commits; else raises `FencedError` and
         appends nothing. With no records it only checks the epoch."""
-        return self._append(records, epoch)
+        return self._append(records, epoch)[0]
+
+    def append_decided(self, after_seq: int, decide: Decide, *, epoch: int | None = None) -> tuple[list[Record], int]:
+        """Append what `decide` returns after seeing every record above `after_seq`, atomically: the head row
+        stays locked from the read to the commit, so no other append comes in between. Returns the records
+        appended and the last seq, to pass as `after_seq` next time. This is how a decision (a schedule slot's
+        run, say) is never taken twice, even by two reconcilers racing; with `epoch`, guarded as
+        `append_guarded` is. An exception from `decide` appends nothing and propagates."""
+        return self._append((), epoch, decide=decide, after_seq=after_seq)
 
     def append_one(self, type_: str, **fields: Any) -> Record:
         return self.append([{"type": type_, **fields}])[0]
 
-    def _append(self, records: Sequence[Mapping[str, Any]], epoch: int | None) -> list[Record]:
+    def _append(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        epoch: int | None,
+        *,
+        decide: Decide | None = None,
+        after_seq: int = 0,
+    ) -> tuple[list[Record], int]:
         with self._mutex:
             conn = self._connection()
             try:
@@ -85,8 +104,14 @@ class TableLedger:
                         assert row is not None
                         if row[0] != epoch:
                             raise FencedError(epoch, row[0])
+                    last = after_seq
+                    if decide is not None:
+                        row = conn.execute("SELECT seq FROM orchrecon.ledger_head FOR UPDATE").fetchone()
+                        assert row is not None
+                        last = row[0]
+                        records = decide([r[0] for r in conn.execute(_READ_ALL, (after_seq,))])
                     if not records:
-                        return []
+                        return [], last
                     head = "UPDATE orchrecon.ledger_head SET seq = seq + %s RETURNING seq"
                     row = conn.execute(head, (len(records),)).fetchone()
                     assert row is not None
@@ -96,7 +121,7 @@ class TableLedger:
                     conn.execute(_INSERT, ([r["seq"] for r in written], [_ENCODER.encode(r) for r in written]))
             except psycopg.Error as exc:
                 raise self._failed("cannot append to the ledger in", exc) from None
-            return written
+            return written, written[-1]["seq"]
 
     def read(self, after_seq: int = 0) -> Iterator[Record]:
         """Every committed record with a seq above `after_seq`, in order (read in batches: no transaction stays
