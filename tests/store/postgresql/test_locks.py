@@ -144,6 +144,28 @@ def test_a_terminated_connection_frees_its_locks(database: Database, postgres_ur
         assert process.poll() is None  # the process lives on, without its lock
 
 
+def test_locks_lost_with_their_session_are_reported_and_can_be_taken_again(database: Database) -> None:
+    with _locks(database) as mine, _locks(database) as other:
+        assert mine.try_acquire("config.ex.a")
+        assert mine.try_acquire("config.ex.b")
+        assert other.try_acquire("orchestration.o")
+        assert asyncio.run(_acquire_when_released(mine, other, "orchestration.o"))
+        assert mine.lost() == frozenset()
+        with database.connect() as conn:
+            conn.execute("SELECT pg_terminate_backend(%s)", (mine.backend_pid(),))
+        eventually(lambda: other.try_acquire("config.ex.a"), "the terminated session's lock is free")
+        assert mine.lost() == {"config.ex.a", "config.ex.b"}  # the lock taken after a wait has its own session
+        assert mine.held == {"orchestration.o"}
+        assert mine.try_acquire("config.ex.b")  # on a new connection
+
+
+async def _acquire_when_released(waiter: AdvisoryLocks, holder: AdvisoryLocks, name: str) -> bool:
+    waiting = asyncio.ensure_future(waiter.acquire(name))
+    await asyncio.sleep(0)  # the waiter found it taken and goes to wait on a connection of its own
+    holder.release(name)
+    return await asyncio.wait_for(waiting, 15)
+
+
 def test_leadership_increments_the_epoch_for_each_new_leader(database: Database) -> None:
     with _locks(database) as first, _locks(database) as second:
         assert first.take_leadership() == 1

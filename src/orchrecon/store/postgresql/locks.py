@@ -119,6 +119,25 @@ class AdvisoryLocks:
             if conn is not self._main:
                 self._close(conn)
 
+    def lost(self) -> frozenset[str]:
+        """The locks this process held whose session has ended since (its connection was cut or terminated): they
+        are no longer held, by it or maybe by anyone. A holder asks at each heartbeat; a leader that lost the
+        leadership lock learns it here, or from `FencedError` at its next guarded append."""
+        with self._mutex:
+            gone: set[str] = set()
+            for conn in {id(c): c for c in self._holders.values()}.values():
+                try:
+                    row = conn.execute("SELECT pg_backend_pid()").fetchone()
+                except psycopg.Error:
+                    row = None
+                if row is None or row[0] != self._pids.get(id(conn)):
+                    gone.update(n for n, c in self._holders.items() if c is conn)
+            for name in gone:
+                conn = self._holders.pop(name)
+                if conn is not self._main and conn not in self._holders.values():
+                    self._close(conn)
+            return frozenset(gone)
+
     def take_leadership(self) -> int | None:
         """Take the leadership lock if no one holds it and increment the epoch; the new epoch, or None."""
         if not self.try_acquire(LEADERSHIP):
