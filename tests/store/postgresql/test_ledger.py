@@ -136,6 +136,28 @@ def test_a_deposed_leaders_append_is_fenced_and_writes_nothing(database: Databas
     new.close()
 
 
+def test_a_new_leaders_epoch_waits_for_the_guarded_appends_in_flight(database: Database) -> None:
+    epochs: list[int | None] = []
+    locks = AdvisoryLocks(database)
+    with database.connect() as in_flight:
+        with in_flight.transaction():
+            in_flight.execute("SELECT epoch FROM orchrecon.leadership FOR SHARE")  # as a guarded append does first
+            leading = threading.Thread(target=lambda: epochs.append(locks.take_leadership()))
+            leading.start()
+            eventually(lambda: _blocked(database), "the epoch increment waits for the row")
+            assert epochs == []
+            in_flight.execute("SELECT 1")  # the append goes on, then commits
+        leading.join()
+    assert epochs == [1]
+    locks.close()
+
+
+def _blocked(database: Database) -> bool:
+    with database.connect() as conn:
+        row = conn.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()
+    return row is not None and row[0] > 0
+
+
 def test_racing_deciders_take_a_decision_once(database: Database, ledger: TableLedger) -> None:
     ledger.append_one("before")
     barrier = threading.Barrier(8)

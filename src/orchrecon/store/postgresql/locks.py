@@ -101,10 +101,7 @@ class AdvisoryLocks:
                 waiter.cancel_safe()
                 query.add_done_callback(lambda _: self._close(waiter))
             raise
-        with self._mutex:
-            if name in self._holders:  # another task of this process took it first: ours is a second hold
-                self._close(waiter)
-                return False
+        with self._mutex:  # no one else has it meanwhile: our session holds it
             self._holders[name] = waiter
         return True
 
@@ -148,7 +145,7 @@ class AdvisoryLocks:
         """Wait for the leadership lock, then increment the epoch; the new epoch, or None if `stop()` came first."""
         if not await self.acquire(LEADERSHIP, stop=stop):
             return None
-        return self._next_epoch()
+        return await asyncio.to_thread(self._next_epoch)  # it may wait for guarded appends in flight
 
     def close(self) -> None:
         """Close every connection, which releases every lock."""
@@ -166,6 +163,9 @@ class AdvisoryLocks:
             try:
                 row = conn.execute("UPDATE orchrecon.leadership SET epoch = epoch + 1 RETURNING epoch").fetchone()
             except psycopg.Error as exc:
+                self._holders.pop(LEADERSHIP)
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("SELECT pg_advisory_unlock(%s, %s)", lock_keys(LEADERSHIP))
                 raise self._database.error("cannot take the leadership in", exc) from None
             assert row is not None
             return int(row[0])
