@@ -154,7 +154,11 @@ def test_a_new_leaders_epoch_waits_for_the_guarded_appends_in_flight(database: D
 
 def _blocked(database: Database) -> bool:
     with database.connect() as conn:
-        row = conn.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()
+        query = (
+            "SELECT count(*) FROM pg_locks JOIN pg_stat_activity USING (pid)"
+            " WHERE NOT granted AND datname = current_database()"
+        )
+        row = conn.execute(query).fetchone()
     return row is not None and row[0] > 0
 
 
@@ -206,7 +210,10 @@ _FOLLOWER = "SELECT record FROM orchrecon.ledger%"  # a follower waiting for a N
 
 
 def _listening(database: Database) -> bool:
-    query = f"SELECT count(*) FROM pg_stat_activity WHERE query LIKE '{_FOLLOWER}' AND state = 'idle'"
+    query = (
+        "SELECT count(*) FROM pg_stat_activity"
+        f" WHERE query LIKE '{_FOLLOWER}' AND state = 'idle' AND datname = current_database()"
+    )
     with database.connect() as conn:
         row = conn.execute(query).fetchone()
     return row is not None and row[0] == 1
@@ -230,7 +237,10 @@ def test_a_follower_gets_the_past_then_is_woken_by_each_append(database: Databas
     eventually(lambda: len(got) == 3, "the NOTIFY woke the follower (long before its 60 s idle timeout)")
     assert [r["type"] for r in got] == ["old", "new", "newer"]
     with database.connect() as conn:  # end its wait: its connection is terminated
-        conn.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '{_FOLLOWER}'")
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            f" WHERE query LIKE '{_FOLLOWER}' AND datname = current_database()"
+        )
     follower.join(timeout=15)
     assert not follower.is_alive()
     assert str(ended[0]).startswith("cannot follow the ledger in postgresql://orchrecon@127.0.0.1:")

@@ -45,7 +45,11 @@ def _holder(url: str, name: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
 def _waiting(database: Database) -> int:
     """How many sessions wait for an advisory lock."""
     with database.connect() as conn:
-        row = conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted").fetchone()
+        query = (
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        row = conn.execute(query).fetchone()
     assert row is not None
     return int(row[0])
 
