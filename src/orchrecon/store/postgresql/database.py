@@ -44,12 +44,12 @@ class Database:
     """Where the state database is: its connection string, kept private, and how it is shown."""
 
     def __init__(self, url: str) -> None:
-        self._url = url
         self._secrets: tuple[str, ...] = ()
+        self._params: dict[str, Any] | None  # None: it cannot be parsed
         try:
-            self._params: dict[str, Any] = conninfo_to_dict(url)
+            self._params = conninfo_to_dict(url)  # the string itself is not kept
         except psycopg.Error as exc:
-            self._params = {}
+            self._params = None
             # libpq quotes what it echoes of the string (all of it, for a bad URL): only its words are shown
             reason = _QUOTED.sub(_ELIDED, " ".join(str(exc).split()))
             self.shown = f"{_UNPARSABLE}: {reason})"
@@ -63,7 +63,7 @@ class Database:
 
     def connect(self, *, autocommit: bool = True) -> Connection:
         """A new connection; raises `DatabaseError` saying why it cannot be made."""
-        if not self._params:
+        if self._params is None:
             raise DatabaseError(f"cannot connect to {self.shown}")  # it says why
         try:
             return psycopg.connect(**{**DEFAULTS, **self._params}, autocommit=autocommit)
