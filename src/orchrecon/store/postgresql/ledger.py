@@ -37,6 +37,8 @@ _INSERT = (
 _READ = "SELECT record FROM orchrecon.ledger WHERE seq > %s ORDER BY seq LIMIT %s"
 _READ_ALL = "SELECT record FROM orchrecon.ledger WHERE seq > %s ORDER BY seq"
 
+_FOLLOWING = "cannot follow the ledger in"
+
 Decide = Callable[[list[Record]], Sequence[Mapping[str, Any]]]
 
 
@@ -153,9 +155,9 @@ class TableLedger:
             try:
                 listener.execute(f"LISTEN {CHANNEL}")  # before the first read: no append falls in between
             except psycopg.Error as exc:
-                raise self._database.error("cannot follow the ledger in", exc) from None
+                raise self._database.error(_FOLLOWING, exc) from None
             while True:
-                while batch := self._batch(listener, after_seq):
+                while batch := self._batch(listener, after_seq, _FOLLOWING):
                     yield from batch
                     after_seq = batch[-1]["seq"]
                 if not self._woken(listener, idle_timeout):
@@ -167,7 +169,7 @@ class TableLedger:
         try:
             return any(True for _ in listener.notifies(timeout=timeout, stop_after=1))
         except psycopg.Error as exc:
-            raise self._database.error("cannot follow the ledger in", exc) from None
+            raise self._database.error(_FOLLOWING, exc) from None
 
     def close(self) -> None:
         with self._mutex:
@@ -175,11 +177,13 @@ class TableLedger:
                 self._conn.close()
                 self._conn = None
 
-    def _batch(self, conn: Connection, after_seq: int) -> list[Record]:
+    def _batch(self, conn: Connection, after_seq: int, action: str = "cannot read the ledger in") -> list[Record]:
         try:
             return [row[0] for row in conn.execute(_READ, (after_seq, READ_BATCH))]
         except psycopg.Error as exc:
-            raise self._failed("cannot read the ledger in", exc) from None
+            if conn is not self._conn:  # a follower's own connection: it ends with the follow
+                raise self._database.error(action, exc) from None
+            raise self._failed(action, exc) from None
 
     def _connection(self) -> Connection:
         if self._conn is None or self._conn.closed:
