@@ -1,0 +1,197 @@
+"""The run ledger as a table: the same records as the JSONL ledger, numbered by the database.
+
+An append is one transaction: it increments the one-row `ledger_head` (whose row lock it then holds until it
+commits), gives its records the seqs that follow, inserts them and sends a NOTIFY, delivered when it commits.
+The next appender waits for that row lock, so appends commit in seq order and a reader never sees seq N+1
+before N: the seqs a reader sees are always gap-free. A rolled-back append rolls its increment back too.
+Once `append` returns, its records are as durable as the database's commit. A guarded append first reads the
+leadership epoch FOR SHARE: a different epoch means another reconciler took the leadership, and the append
+raises `FencedError` having written nothing; holding the row until commit makes a new leader's increment wait
+for the appends still in flight. A decided append reads what was appended since a seq while holding the head
+row, and appends what its `decide` makes of it, as the JSONL ledger's `append_guarded` does under its file lock.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import psycopg
+
+from orchrecon.clock import Clock, format_time
+from orchrecon.errors import OrchreconError
+from orchrecon.store.ledger import VERSION
+from orchrecon.store.postgresql.database import Connection, Database
+from orchrecon.store.records import Record
+
+CHANNEL = "orchrecon_ledger"  # NOTIFY's payload is the last seq appended
+READ_BATCH = 1000
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # as `records.encode`, less the checksum
+_INSERT = (
+    "WITH added AS (INSERT INTO orchrecon.ledger (seq, record)"
+    " SELECT * FROM unnest(%s::bigint[], %s::text[]::json[]) RETURNING seq)"
+    f" SELECT pg_notify('{CHANNEL}', max(seq)::text) FROM added"
+)
+_READ = "SELECT record FROM orchrecon.ledger WHERE seq > %s ORDER BY seq LIMIT %s"
+_READ_ALL = "SELECT record FROM orchrecon.ledger WHERE seq > %s ORDER BY seq"
+
+_FOLLOWING = "cannot follow the ledger in"
+
+Decide = Callable[[list[Record]], Sequence[Mapping[str, Any]]]
+
+
+class FencedError(OrchreconError):
+    """A guarded append by a reconciler whose leadership epoch is no longer the database's: another one leads
+    now. Nothing was appended; the caller stops dispatching and steps down."""
+
+    def __init__(self, epoch: int, current: int) -> None:
+        self.epoch, self.current = epoch, current
+        super().__init__(
+            f"not the leader any more: this reconciler's leadership epoch is {epoch}, the database's is {current} "
+            "(another reconciler took the leadership); nothing was recorded"
+        )
+
+
+class TableLedger:
+    """The ledger in the state database (migrated: see `schema`). Appends from threads of one process share its
+    connection, one at a time; `follow` uses a connection of its own. Raises `DatabaseError` when the database
+    cannot be reached or refuses a statement (the next call connects again)."""
+
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self._database = database
+        self._clock = clock
+        self._mutex = threading.Lock()
+        self._conn: Connection | None = None
+
+    def __repr__(self) -> str:
+        return f"TableLedger({self._database.shown!r})"
+
+    def append(self, records: Sequence[Mapping[str, Any]]) -> list[Record]:
+        """Append `records` (each with a `type`) in order with consecutive seqs, in one transaction; returns them
+        complete (`v`, `seq`, `time` first, as the JSONL ledger writes them)."""
+        return self._append(records, None)[0] if records else []
+
+    def append_guarded(self, records: Sequence[Mapping[str, Any]], epoch: int) -> list[Record]:
+        """`append`, if `epoch` is still the leadership epoch when it commits; else raises `FencedError` and
+        appends nothing. With no records it only checks the epoch."""
+        return self._append(records, epoch)[0]
+
+    def append_decided(self, after_seq: int, decide: Decide, *, epoch: int | None = None) -> tuple[list[Record], int]:
+        """Append what `decide` returns after seeing every record above `after_seq`, atomically: the head row
+        stays locked from the read to the commit, so no other append comes in between. Returns the records
+        appended and the last seq, to pass as `after_seq` next time. This is how a decision (a schedule slot's
+        run, say) is never taken twice, even by two reconcilers racing; with `epoch`, guarded as
+        `append_guarded` is. An exception from `decide` appends nothing and propagates."""
+        return self._append((), epoch, decide=decide, after_seq=after_seq)
+
+    def append_one(self, type_: str, **fields: Any) -> Record:
+        return self.append([{"type": type_, **fields}])[0]
+
+    def _append(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        epoch: int | None,
+        *,
+        decide: Decide | None = None,
+        after_seq: int = 0,
+    ) -> tuple[list[Record], int]:
+        with self._mutex:
+            conn = self._connection()
+            try:
+                with conn.transaction():
+                    if epoch is not None:
+                        row = conn.execute("SELECT epoch FROM orchrecon.leadership FOR SHARE").fetchone()
+                        assert row is not None
+                        if row[0] != epoch:
+                            raise FencedError(epoch, row[0])
+                    last = after_seq
+                    if decide is not None:
+                        row = conn.execute("SELECT seq FROM orchrecon.ledger_head FOR UPDATE").fetchone()
+                        assert row is not None
+                        last = row[0]
+                        records = decide([r[0] for r in conn.execute(_READ_ALL, (after_seq,))])
+                    if not records:
+                        return [], last
+                    head = "UPDATE orchrecon.ledger_head SET seq = seq + %s RETURNING seq"
+                    row = conn.execute(head, (len(records),)).fetchone()
+                    assert row is not None
+                    first = row[0] - len(records) + 1
+                    time = format_time(self._clock.now())  # under the row lock: times do not go back along seqs
+                    written = [{"v": VERSION, "seq": first + i, "time": time, **r} for i, r in enumerate(records)]
+                    conn.execute(_INSERT, ([r["seq"] for r in written], [_ENCODER.encode(r) for r in written]))
+            except psycopg.Error as exc:
+                raise self._failed("cannot append to the ledger in", exc) from None
+            return written, written[-1]["seq"]
+
+    def read(self, after_seq: int = 0) -> Iterator[Record]:
+        """Every committed record with a seq above `after_seq`, in order (read in batches: no transaction stays
+        open while the caller works)."""
+        while True:
+            with self._mutex:
+                batch = self._batch(self._connection(), after_seq)
+            yield from batch
+            if len(batch) < READ_BATCH:
+                return
+            after_seq = batch[-1]["seq"]
+
+    def last_seq(self) -> int:
+        """The seq of the last committed record (0: none)."""
+        with self._mutex:
+            try:
+                row = self._connection().execute("SELECT seq FROM orchrecon.ledger_head").fetchone()
+            except psycopg.Error as exc:
+                raise self._failed("cannot read the ledger in", exc) from None
+        assert row is not None
+        return int(row[0])
+
+    def follow(self, after_seq: int = 0, *, idle_timeout: float | None = None) -> Iterator[Record]:
+        """Every record above `after_seq`, then each one as it is committed: between reads it waits for the
+        appends' NOTIFY, never polling. Ends when `idle_timeout` seconds pass with nothing new (None: never) or
+        when the caller closes the iterator."""
+        listener = self._database.connect()
+        try:
+            try:
+                listener.execute(f"LISTEN {CHANNEL}")  # before the first read: no append falls in between
+            except psycopg.Error as exc:
+                raise self._database.error(_FOLLOWING, exc) from None
+            while True:
+                while batch := self._batch(listener, after_seq, _FOLLOWING):
+                    yield from batch
+                    after_seq = batch[-1]["seq"]
+                if not self._woken(listener, idle_timeout):
+                    return
+        finally:
+            listener.close()
+
+    def _woken(self, listener: Connection, timeout: float | None) -> bool:
+        try:
+            return any(True for _ in listener.notifies(timeout=timeout, stop_after=1))
+        except psycopg.Error as exc:
+            raise self._database.error(_FOLLOWING, exc) from None
+
+    def close(self) -> None:
+        with self._mutex:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _batch(self, conn: Connection, after_seq: int, action: str = "cannot read the ledger in") -> list[Record]:
+        try:
+            return [row[0] for row in conn.execute(_READ, (after_seq, READ_BATCH))]
+        except psycopg.Error as exc:
+            if conn is not self._conn:  # a follower's own connection: it ends with the follow
+                raise self._database.error(action, exc) from None
+            raise self._failed(action, exc) from None
+
+    def _connection(self) -> Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = self._database.connect()
+        return self._conn
+
+    def _failed(self, action: str, exc: psycopg.Error) -> OrchreconError:
+        if self._conn is not None and self._conn.broken:
+            self._conn.close()
+            self._conn = None  # the next call connects again
+        return self._database.error(action, exc)

@@ -1,0 +1,210 @@
+"""Session-level advisory locks: held by a connection until released or until its session ends.
+
+The server frees a session's locks when the session ends, however it ends: the process exits or is killed,
+its connection is cut (noticed by the keepalives within ~10 s) or terminated (`pg_terminate_backend`). So, as
+with flock, a dead holder never blocks anyone. A name becomes the lock's two int4 keys through a BLAKE2b hash
+(stable across processes, machines and Python versions, unlike `hash`).
+
+`try_acquire` takes a lock on the dedicated connection. `acquire` waits in the server's queue, so waiters get the
+lock in the order they asked for it; it waits on a connection of its own, which then holds that lock until it is
+released, so a wait never holds up the other locks' statements. Leadership is the lock `reconciler.leadership`
+plus the epoch row: taking it increments the epoch, and every guarded ledger append checks it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import struct
+import threading
+from collections.abc import Callable
+
+import psycopg
+
+from orchrecon.store.postgresql.database import Connection, Database, DatabaseError
+
+POLL_SECONDS = 0.02  # how often a waiting `acquire` looks at `stop`
+LEADERSHIP = "reconciler.leadership"
+
+
+def lock_keys(name: str) -> tuple[int, int]:
+    """The advisory lock's two signed 32-bit keys for `name`."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8, person=b"orchrecon.lock").digest()
+    first, second = struct.unpack(">ii", digest)
+    return first, second
+
+
+class PoolingProxyError(DatabaseError):
+    """The connection's statements reached different server sessions: a transaction-pooling proxy, which
+    breaks session locks."""
+
+
+class AdvisoryLocks:
+    """One process's advisory locks on the state database. Each name is held at most once at a time, also
+    within this process (as `FileLock` is). Raises `DatabaseError` when the database cannot be reached."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._mutex = threading.Lock()
+        self._main: Connection | None = None
+        self._pids: dict[int, int] = {}  # id(connection) -> its server session's pid, seen when it connected
+        self._holders: dict[str, Connection] = {}  # name -> the connection holding it
+
+    def __repr__(self) -> str:
+        return f"AdvisoryLocks({self._database.shown!r}, held={sorted(self._holders)})"
+
+    @property
+    def held(self) -> frozenset[str]:
+        return frozenset(self._holders)
+
+    def backend_pid(self) -> int:
+        """The server process of the dedicated connection (the one `pg_terminate_backend` would end)."""
+        with self._mutex:
+            conn = self._connection()
+            return self._pids[id(conn)]
+
+    def try_acquire(self, name: str) -> bool:
+        """Take the lock if it is free; never waits. False also when this process already holds it."""
+        with self._mutex:
+            if name in self._holders:
+                return False
+            conn = self._connection()
+            if not self._call(conn, "SELECT pg_try_advisory_lock(%s, %s), pg_backend_pid()", name):
+                return False
+            self._holders[name] = conn
+            return True
+
+    async def acquire(self, name: str, *, stop: Callable[[], bool] = lambda: False) -> bool:
+        """Wait for the lock without blocking the event loop, in the order of asking; False if `stop()`
+        became true first."""
+        if self.try_acquire(name):
+            return True
+        waiter = await asyncio.to_thread(self._connect)
+        query = asyncio.ensure_future(
+            asyncio.to_thread(self._call, waiter, "SELECT true, pg_backend_pid() FROM pg_advisory_lock(%s, %s)", name)
+        )
+        try:
+            while not query.done():
+                if stop():
+                    waiter.cancel_safe()
+                    break
+                await asyncio.wait({query}, timeout=POLL_SECONDS)
+            await query
+        except psycopg.errors.QueryCanceled:
+            self._close(waiter)
+            return False
+        except BaseException:
+            if query.done():
+                self._close(waiter)
+            else:  # cancelled while waiting: stop the statement, then close its connection
+                waiter.cancel_safe()
+                query.add_done_callback(lambda _: self._close(waiter))
+            raise
+        with self._mutex:  # no one else has it meanwhile: our session holds it
+            self._holders[name] = waiter
+        return True
+
+    def release(self, name: str) -> None:
+        """Release the lock if this process holds it."""
+        with self._mutex:
+            conn = self._holders.pop(name, None)
+            if conn is None:
+                return
+            with contextlib.suppress(psycopg.Error):  # the session is gone, and the lock with it
+                conn.execute("SELECT pg_advisory_unlock(%s, %s)", lock_keys(name))
+            if conn is not self._main:
+                self._close(conn)
+
+    def lost(self) -> frozenset[str]:
+        """The locks this process held whose session has ended since (its connection was cut or terminated): they
+        are no longer held, by it or maybe by anyone. A holder asks at each heartbeat; a leader that lost the
+        leadership lock learns it here, or from `FencedError` at its next guarded append."""
+        with self._mutex:
+            gone: set[str] = set()
+            for conn in {id(c): c for c in self._holders.values()}.values():
+                try:
+                    row = conn.execute("SELECT pg_backend_pid()").fetchone()
+                except psycopg.Error:
+                    row = None
+                if row is None or row[0] != self._pids.get(id(conn)):
+                    gone.update(n for n, c in self._holders.items() if c is conn)
+            for name in gone:
+                conn = self._holders.pop(name)
+                if conn is not self._main and conn not in self._holders.values():
+                    self._close(conn)
+            return frozenset(gone)
+
+    def take_leadership(self) -> int | None:
+        """Take the leadership lock if no one holds it and increment the epoch; the new epoch, or None."""
+        if not self.try_acquire(LEADERSHIP):
+            return None
+        return self._next_epoch()
+
+    async def acquire_leadership(self, *, stop: Callable[[], bool] = lambda: False) -> int | None:
+        """Wait for the leadership lock, then increment the epoch; the new epoch, or None if `stop()` came first."""
+        if not await self.acquire(LEADERSHIP, stop=stop):
+            return None
+        return await asyncio.to_thread(self._next_epoch)  # it may wait for guarded appends in flight
+
+    def close(self) -> None:
+        """Close every connection, which releases every lock."""
+        with self._mutex:
+            for conn in {id(c): c for c in [*self._holders.values(), *([self._main] if self._main else [])]}.values():
+                self._close(conn)
+            self._holders.clear()
+            self._main = None
+
+    def _next_epoch(self) -> int:
+        """Increment the epoch on the session holding the leadership lock. The update waits for guarded appends
+        in flight (they hold the row FOR SHARE), and every later one sees the new epoch."""
+        with self._mutex:
+            conn = self._holders[LEADERSHIP]
+            try:
+                row = conn.execute("UPDATE orchrecon.leadership SET epoch = epoch + 1 RETURNING epoch").fetchone()
+            except psycopg.Error as exc:
+                self._holders.pop(LEADERSHIP)
+                with contextlib.suppress(psycopg.Error):
+                    conn.execute("SELECT pg_advisory_unlock(%s, %s)", lock_keys(LEADERSHIP))
+                raise self._database.error("cannot take the leadership in", exc) from None
+            assert row is not None
+            return int(row[0])
+
+    def _connection(self) -> Connection:
+        if self._main is None or self._main.closed:
+            if self._main is not None:  # its session ended, and the locks it held with it
+                self._holders = {n: c for n, c in self._holders.items() if c is not self._main}
+            self._main = self._connect()
+        return self._main
+
+    def _connect(self) -> Connection:
+        conn = self._database.connect()
+        try:
+            row = conn.execute("SELECT pg_backend_pid()").fetchone()
+        except psycopg.Error as exc:
+            conn.close()
+            raise self._database.error("cannot use", exc) from None
+        assert row is not None
+        self._pids[id(conn)] = int(row[0])
+        return conn
+
+    def _call(self, conn: Connection, query: str, name: str) -> bool:
+        """Run a lock statement returning (result, pg_backend_pid()); refuse a session that changed."""
+        try:
+            row = conn.execute(query, lock_keys(name)).fetchone()
+        except psycopg.errors.QueryCanceled:
+            raise
+        except psycopg.Error as exc:
+            raise self._database.error(f"cannot lock {name} in", exc) from None
+        assert row is not None
+        if row[1] != self._pids[id(conn)]:
+            raise PoolingProxyError(
+                f"{self._database.shown}: the connection's statements reached two server sessions (pid "
+                f"{self._pids[id(conn)]}, then {row[1]}): a transaction-pooling proxy (PgBouncer in transaction "
+                "mode) is in between, and session locks need a direct connection or session pooling"
+            )
+        return bool(row[0])
+
+    def _close(self, conn: Connection) -> None:
+        self._pids.pop(id(conn), None)
+        conn.close()
