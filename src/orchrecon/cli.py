@@ -10,6 +10,7 @@ from pathlib import Path
 from orchrecon import __version__
 from orchrecon.commands import (
     cancel,
+    db,
     diff,
     health,
     init,
@@ -47,6 +48,7 @@ COMMANDS = (
     reconcile,
     health,
     ledger,
+    db,
     init,
     schema,
 )

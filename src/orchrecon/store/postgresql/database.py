@@ -61,6 +61,11 @@ class Database:
     def __repr__(self) -> str:
         return f"Database({self.shown!r})"
 
+    @property
+    def has_password(self) -> bool:
+        """Whether the connection string itself carries a password (not PGPASSWORD or .pgpass)."""
+        return bool(self._secrets)
+
     def connect(self, *, autocommit: bool = True) -> Connection:
         """A new connection; raises `DatabaseError` saying why it cannot be made."""
         if self._params is None:
