@@ -36,7 +36,7 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
 
 
 def run(*, action: str, state: str | None, out: TextIO, environ: Mapping[str, str]) -> int:
-    database = _database(state, environ)
+    database = state_database(state, environ)
     from orchrecon.store.postgresql import schema  # noqa: PLC0415 - psycopg only where a database is used
 
     with database.connect() as conn:
@@ -57,7 +57,8 @@ def run(*, action: str, state: str | None, out: TextIO, environ: Mapping[str, st
     return 0
 
 
-def _database(option: str | None, environ: Mapping[str, str]) -> Database:
+def state_database(option: str | None, environ: Mapping[str, str]) -> Database:
+    """The state database `--state` (else ORCHRECON_STATE_URL) names; a usage error without one."""
     url = option if option is not None else environ.get(STATE_URL_VAR, "")
     if not url:
         raise UsageError(f"name the state database: --state postgresql://USER@HOST/DB or {STATE_URL_VAR}")

@@ -1,4 +1,5 @@
-"""`orchrecon ledger verify|repair`: find damaged ledger lines; move them aside, losing nothing."""
+"""`orchrecon ledger verify|repair|import|export`: find damaged ledger lines and move them aside, losing nothing;
+move the ledger between the state directory and a PostgreSQL state database."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from typing import TextIO
 
 from orchrecon.app import LedgerAccess, open_ledger
 from orchrecon.commands import Subparsers
+from orchrecon.commands.db import state_database
+from orchrecon.documents.repository import find_root
 from orchrecon.errors import OrchreconError
+from orchrecon.store import state as state_dirs
 from orchrecon.store.locks import reconciler_lock
 from orchrecon.store.records import Damage, segment_name
 from orchrecon.store.repair import repair, scan
@@ -32,6 +36,17 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
     fix.set_defaults(
         handler=lambda a: run_repair(repo=a.repo, state_dir=a.state_dir, out=sys.stdout, environ=os.environ)
     )
+    for name, help_ in (
+        ("import", "load the state directory's ledger into an empty PostgreSQL state database"),
+        ("export", "write the PostgreSQL state database's ledger as the state directory's"),
+    ):
+        move = actions.add_parser(name, parents=[common], help=help_)
+        move.add_argument("--state", metavar="URL", help="the state database (default: $ORCHRECON_STATE_URL)")
+        move.set_defaults(
+            handler=lambda a: run_transfer(
+                action=a.action, repo=a.repo, state_dir=a.state_dir, state=a.state, out=sys.stdout, environ=os.environ
+            )
+        )
 
 
 def run_verify(*, repo: Path, state_dir: Path | None, fmt: str, out: TextIO, environ: Mapping[str, str]) -> int:
@@ -65,6 +80,30 @@ def run_verify(*, repo: Path, state_dir: Path | None, fmt: str, out: TextIO, env
     if found.torn:
         out.write(f"torn last line ({found.torn} bytes, a crash mid-append): the next append cuts it off\n")
     return 0 if found.clean else 1
+
+
+def run_transfer(
+    *, action: str, repo: Path, state_dir: Path | None, state: str | None, out: TextIO, environ: Mapping[str, str]
+) -> int:
+    """Move the ledger between the state directory and the state database; every record keeps its seq and time."""
+    database = state_database(state, environ)
+    from orchrecon.store.postgresql.transfer import export_ledger, import_ledger  # noqa: PLC0415 - psycopg
+
+    if action == "import":
+        access = open_ledger(repo, state_dir, environ=environ)
+        lock = reconciler_lock(access.state.locks)  # its appends during the import would be left out
+        if not lock.try_acquire():
+            raise OrchreconError(f"a reconciler is running on {access.state.root}; stop it before importing its ledger")
+        try:
+            count = import_ledger(database, access.ledger.directory)
+        finally:
+            lock.release()
+        out.write(f"imported {count} records from {access.ledger.directory} into {database.shown}\n")
+        return 0
+    directory = (state_dirs.named(state_dir, environ) or state_dirs.default(find_root(repo))).ledger
+    count = export_ledger(database, directory)
+    out.write(f"exported {count} records from {database.shown} into {directory}\n")
+    return 0
 
 
 def run_repair(*, repo: Path, state_dir: Path | None, out: TextIO, environ: Mapping[str, str]) -> int:
