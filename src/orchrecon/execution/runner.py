@@ -605,11 +605,14 @@ async def _unless_interrupted(hold: Awaitable[None]) -> None:
     """Wait for `hold` to end, even when cancelled meanwhile (then re-raised after it): what it guards (a
     configuration that may still be in use elsewhere) must not be released early."""
     waiting = asyncio.ensure_future(hold)
-    try:
-        await asyncio.shield(waiting)
-    except asyncio.CancelledError:
-        await waiting
-        raise
+    cancelled = False
+    while not waiting.done():
+        try:
+            await asyncio.shield(waiting)
+        except asyncio.CancelledError:
+            cancelled = True  # however often: the hold still ends first
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 async def _first_of(*events: asyncio.Event, timeout: float) -> None:
