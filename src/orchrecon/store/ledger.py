@@ -28,7 +28,7 @@ from orchrecon.clock import Clock, format_time
 from orchrecon.errors import storage_error, writing
 from orchrecon.store.records import Damage, LedgerDamagedError, Record, decode, encode, segment_name
 
-__all__ = ["VERSION", "Ledger", "Position", "Record", "encode", "segment_name"]
+__all__ = ["VERSION", "Ledger", "Position", "Record", "encode", "fsync_folder", "segment_name"]
 
 VERSION = 1
 SEGMENT_LIMIT = 64 * 1024 * 1024
@@ -196,7 +196,7 @@ class Ledger:
             size = os.fstat(self._fd).st_size
             if size >= self._segment_limit:
                 self._switch_to(self._segment + 1)
-                self._fsync_directory()
+                fsync_folder(self._dir)
                 size = 0
         assert self._fd is not None
         return self._fd, size
@@ -212,13 +212,6 @@ class Ledger:
         self._fd = fd
         self._segment = number
         self._known_size = -1
-
-    def _fsync_directory(self) -> None:
-        fd = os.open(self._dir, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
     def _catch_up(self, fd: int, size: int) -> None:
         """Learn the last seq if another process appended, and cut off a torn last line."""
@@ -360,3 +353,12 @@ def _after_last_newline(f: BinaryIO, before: int) -> int:
             return start + index + 1
         pos = start
     return 0
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make the names in `folder` durable (a new segment, a rename), as fsync does a file's bytes."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

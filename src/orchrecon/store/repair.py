@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from orchrecon.clock import format_time
-from orchrecon.store.ledger import Ledger
+from orchrecon.store.ledger import Ledger, fsync_folder
 from orchrecon.store.records import Damage, Record, segment_name
 
 DAMAGED = "damaged"
@@ -77,7 +77,7 @@ def repair(ledger: Ledger, *, now: datetime) -> Repaired | None:
             by_segment.setdefault(d.segment, []).append(d)
         for number, cut in by_segment.items():
             _rewrite(ledger.directory / segment_name(number), cut)
-        _fsync_folder(ledger.directory)
+        fsync_folder(ledger.directory)
         (record,) = append(
             [
                 {
@@ -116,7 +116,7 @@ def _set_aside(
     lines = [{**m, "sha256": hashlib.sha256(raw).hexdigest()} for m, raw in zip(moved, chunks, strict=True)]
     document = {"repairedAt": format_time(now), "bytes": data.name, "restore": RESTORE, "lines": lines}
     _write_durably(manifest, lambda f: f.write((json.dumps(document, indent=2) + "\n").encode()))
-    _fsync_folder(folder)
+    fsync_folder(folder)
     return data, manifest, moved
 
 
@@ -152,11 +152,3 @@ def _write_durably(path: Path, write: Callable[[BinaryIO], object]) -> None:
         f.flush()
         os.fsync(f.fileno())
     temporary.replace(path)
-
-
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -18,7 +18,7 @@ import psycopg
 
 from orchrecon.clock import SystemClock
 from orchrecon.errors import OrchreconError
-from orchrecon.store.ledger import SEGMENT_LIMIT, Ledger
+from orchrecon.store.ledger import SEGMENT_LIMIT, Ledger, fsync_folder
 from orchrecon.store.postgresql.database import Database
 from orchrecon.store.postgresql.schema import check
 from orchrecon.store.records import Damage, Record, encode, segment_name
@@ -100,7 +100,7 @@ def export_ledger(database: Database, directory: Path, *, segment_limit: int = S
         raise
     for temporary, final in written:
         temporary.rename(final)
-    _sync_directory(directory)
+    fsync_folder(directory)
     return count
 
 
@@ -126,11 +126,3 @@ def _finish(out: BinaryIO) -> None:
     out.flush()
     os.fsync(out.fileno())
     out.close()
-
-
-def _sync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
