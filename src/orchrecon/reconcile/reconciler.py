@@ -202,6 +202,7 @@ class Reconciler:
         next_fetch = next_beat = next_publish = fetched_at = 0.0
         fetching: asyncio.Task[SourceState] | None = None
         checking: asyncio.Task[None] | None = None
+        clustered = self._runner.cluster_status() is not None  # tasks run on a Dask cluster
         changed = True  # the first pass always writes the status files
         while True:
             self._wake.clear()
@@ -226,7 +227,7 @@ class Reconciler:
                 await self._write_statuses_yielding()  # only those a change touched: with 10,000 that matters
                 next_publish = loop.time() + PUBLISH_SECONDS
             if changed or loop.time() >= next_beat:
-                if checking is None or checking.done():  # the cluster's status, known before a task needs it
+                if clustered and (checking is None or checking.done()):  # known before a task needs it
                     checking = asyncio.create_task(self._check_cluster())
                 self.write_reconciler_status()
                 next_beat = loop.time() + HEARTBEAT_SECONDS
