@@ -31,8 +31,8 @@ from distributed.scheduler import KilledWorker
 
 from orchrecon import __version__
 from orchrecon.executors import MissingSecretError, Outcome, TaskJob, TaskResult
-from orchrecon.executors.command import exit_result
-from orchrecon.executors.environment import Redactor, resolve_env, secret_values, to_json
+from orchrecon.executors.command import exit_result, task_variables
+from orchrecon.executors.environment import Redactor, resolve_env, secret_values
 from orchrecon.executors.remote import LOG_TOPIC, RemoteCommand, cancel_command, is_running, run_command, worker_version
 from orchrecon.executors.results import failure, timed_out
 from orchrecon.executors.tasklog import DEFAULT_CAP, DEFAULT_KEEP, TaskLog
@@ -71,6 +71,11 @@ class _Worker:
     usable: str | None = None  # None until probed; "" when it runs orchrecon, else why it cannot be used
     ours: int = 0  # tasks chosen for it here that have not ended
     others: int = 0  # other clients' tasks there, as the scheduler said at the last look
+
+    @classmethod
+    def known_as(cls, identity: Mapping[str, Any]) -> _Worker:
+        """A worker as the scheduler's identity describes it."""
+        return cls(nthreads=int(identity.get("nthreads", 1)), resources=dict(identity.get("resources") or {}))
 
 
 class DaskExecutor:
@@ -270,8 +275,7 @@ class DaskExecutor:
             " (its configuration stays locked until that worker says it ended or its timeout passes)"
         )
         flight.log.line(f"[orchrecon] {message}")
-        deadline = submitted + command.timeout + command.kill_grace + 10.0
-        hold = _Hold(flight.worker, flight.key, deadline, command.kill_grace)
+        hold = _Hold(flight.worker, command, submitted)
         return TaskResult(outcome=Outcome.ERROR, error=message, details={"worker": flight.worker}, hold=hold.wait)
 
     async def _cancel(self, client: Client, flight: _Flight, command: RemoteCommand, submitted: float) -> None:
@@ -281,8 +285,7 @@ class DaskExecutor:
             async with asyncio.timeout(self._kill_grace + 5.0):
                 await client.run(cancel_command, flight.key, self._kill_grace, workers=[flight.worker])
         except Exception:
-            deadline = submitted + command.timeout + command.kill_grace + 10.0
-            await _Hold(flight.worker, flight.key, deadline, command.kill_grace).wait()
+            await _Hold(flight.worker, command, submitted).wait()
         finally:
             if flight.future is not None and not flight.future.done():
                 with contextlib.suppress(Exception):
@@ -414,10 +417,7 @@ class DaskExecutor:
             client.subscribe_topic(LOG_TOPIC, self._on_output)
             client.subscribe_topic("all", self._on_cluster_event)
             info = await _scheduler(client).identity(n_workers=-1)
-            self._workers = {
-                address: _Worker(nthreads=int(w.get("nthreads", 1)), resources=dict(w.get("resources") or {}))
-                for address, w in info.get("workers", {}).items()
-            }
+            self._workers = {address: _Worker.known_as(w) for address, w in info.get("workers", {}).items()}
             await self._probe(client, list(self._workers))
         except ClusterError as exc:
             self._failed = (time.monotonic(), str(exc))
@@ -468,9 +468,7 @@ class DaskExecutor:
             found = info.get("workers", {}).get(address)
             if found is None:
                 return
-            self._workers[address] = _Worker(
-                nthreads=int(found.get("nthreads", 1)), resources=dict(found.get("resources") or {})
-            )
+            self._workers[address] = _Worker.known_as(found)
             await self._probe(client, [address])
 
     async def _tree(self, client: Client, job: TaskJob, worker: str) -> tuple[Tree, Future[bytes]]:
@@ -512,11 +510,13 @@ class DaskExecutor:
 
 
 class _Hold:
-    """Waits until the command of task `key` on `worker` is surely gone, or `deadline` (monotonic) passes."""
+    """Waits until `command` on `worker` is surely gone, or its timeout since `submitted` (monotonic) has passed."""
 
-    def __init__(self, worker: str, key: str, deadline: float, grace: float) -> None:
-        self._worker, self._key, self._deadline = worker, key, deadline
-        self._grace = grace + 1.0
+    def __init__(self, worker: str, command: RemoteCommand, submitted: float) -> None:
+        # The worker ends the command at its timeout (and kill grace) itself: past that, nothing can still run.
+        self._worker, self._key = worker, command.key
+        self._deadline = submitted + command.timeout + command.kill_grace + 10.0
+        self._grace = command.kill_grace + 1.0
 
     async def wait(self) -> None:
         while time.monotonic() < self._deadline:
@@ -553,15 +553,7 @@ def _environment(job: TaskJob, configured: Mapping[str, str]) -> dict[str, str]:
     """What a remote command gets on top of its worker's environment: the configured env and orchrecon's
     variables. Not this machine's environment (its PATH and HOME mean nothing there), nor the state
     directory, which a worker cannot reach."""
-    return {
-        **configured,
-        "ORCHRECON_RUN_ID": job.run_id,
-        "ORCHRECON_ORCHESTRATION": job.orchestration,
-        "ORCHRECON_TASK": job.task,
-        "ORCHRECON_CONFIG": job.config.ref,
-        "ORCHRECON_PARAMETERS": to_json(job.parameters),
-        "ORCHRECON_TOKEN": job.token,
-    }
+    return {**configured, **task_variables(job)}
 
 
 def _scheduler(client: Client) -> Any:

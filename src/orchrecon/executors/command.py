@@ -18,21 +18,25 @@ from orchrecon.executors.tasklog import DEFAULT_CAP, DEFAULT_KEEP, TaskLog
 _GROUP_POLL = 0.02  # seconds between checks whether a signalled process group is gone
 # As in an activated virtualenv, `python` in a command means the interpreter orchrecon runs on, so jobs
 # get the same Python and installed packages wherever orchrecon is deployed.
-_INTERPRETER_DIR = str(Path(sys.executable).parent)
+INTERPRETER_DIR = str(Path(sys.executable).parent)
+
+
+def task_variables(job: TaskJob) -> dict[str, str]:
+    """orchrecon's own variables of a task's process, wherever it runs."""
+    return {
+        "ORCHRECON_RUN_ID": job.run_id,
+        "ORCHRECON_ORCHESTRATION": job.orchestration,
+        "ORCHRECON_TASK": job.task,
+        "ORCHRECON_CONFIG": job.config.ref,
+        "ORCHRECON_PARAMETERS": to_json(job.parameters),
+        "ORCHRECON_TOKEN": job.token,
+    }
 
 
 def command_environment(job: TaskJob, configured: Mapping[str, str]) -> dict[str, str]:
     """The process environment: job.environ, then the configured env, then orchrecon's own variables."""
-    env = {**job.environ, **configured}
-    env.update(
-        ORCHRECON_RUN_ID=job.run_id,
-        ORCHRECON_ORCHESTRATION=job.orchestration,
-        ORCHRECON_TASK=job.task,
-        ORCHRECON_CONFIG=job.config.ref,
-        ORCHRECON_PARAMETERS=to_json(job.parameters),
-        ORCHRECON_TOKEN=job.token,
-    )
-    env["PATH"] = os.pathsep.join([_INTERPRETER_DIR, env.get("PATH", os.defpath)])
+    env = {**job.environ, **configured, **task_variables(job)}
+    env["PATH"] = os.pathsep.join([INTERPRETER_DIR, env.get("PATH", os.defpath)])
     return env
 
 
@@ -142,15 +146,15 @@ class CommandExecutor:
         The group id is the leader's pid, which the kernel does not hand out again while any member lives; once
         the group is empty the signal finds nobody (ESRCH) and nothing more is sent.
         """
-        if not _signal_group(pgid, signal.SIGTERM):
+        if not signal_group(pgid, signal.SIGTERM):
             return
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._kill_grace
         while loop.time() < deadline:
             await asyncio.sleep(_GROUP_POLL)
-            if not _signal_group(pgid, 0):
+            if not signal_group(pgid, 0):
                 return
-        _signal_group(pgid, signal.SIGKILL)
+        signal_group(pgid, signal.SIGKILL)
 
 
 def exit_result(returncode: int, log: TaskLog) -> TaskResult:
@@ -194,7 +198,7 @@ class _Output(asyncio.SubprocessProtocol):
             self.exited.set_result(None)
 
 
-def _signal_group(pgid: int, signum: int) -> bool:
+def signal_group(pgid: int, signum: int) -> bool:
     """Send `signum` (0: only check) to the group; False when no process is left in it."""
     try:
         os.killpg(pgid, signum)

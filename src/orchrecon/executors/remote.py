@@ -30,12 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchrecon.executors.command import INTERPRETER_DIR, signal_group
 from orchrecon.executors.environment import Redactor
+from orchrecon.executors.spawner import frame
 
 LOG_TOPIC = "orchrecon-task-output"  # one topic: the scheduler keeps a bounded log per topic
 FLUSH_SECONDS = 0.1  # output is sent at most this often per task, so a chatty task costs few messages
 CHUNK_BYTES = 64 * 1024
-_INTERPRETER_DIR = str(Path(sys.executable).parent)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,7 +56,6 @@ class RemoteCommand:
 
 @dataclass
 class _Process:
-    pgid: int = 0  # 0 until the command started
     stop: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -109,7 +109,6 @@ def _run_in(root: Path, command: RemoteCommand, process: _Process, output: _Outp
         message = f"cannot start {command.argv[0]!r}: {exc.strerror or exc}"
         output.line(f"[orchrecon] {message}")
         return _ended(output, error=message)
-    process.pgid = child.pid
     output.started(child.pid)
     timed_out = _supervise(child, process, output, command, lambda: _stopping(worker))
     return _ended(
@@ -203,24 +202,14 @@ def _stopping(worker: Any) -> bool:
 
 def _stop_group(pgid: int, grace: float) -> None:
     """SIGTERM to what is left of the group, SIGKILL after `grace`; as `CommandExecutor` does."""
-    if not _signal_group(pgid, signal.SIGTERM):
+    if not signal_group(pgid, signal.SIGTERM):
         return
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         time.sleep(0.02)
-        if not _signal_group(pgid, 0):
+        if not signal_group(pgid, 0):
             return
-    _signal_group(pgid, signal.SIGKILL)
-
-
-def _signal_group(pgid: int, signum: int) -> bool:
-    try:
-        os.killpg(pgid, signum)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    signal_group(pgid, signal.SIGKILL)
 
 
 class _Child:
@@ -263,12 +252,12 @@ class _Spawner:
         read_end, write_end = os.pipe()
         ref = next(self._refs)
         answered, answer = threading.Event(), list[Any]()
-        path = os.pathsep.join([_INTERPRETER_DIR, env.get("PATH", os.environ.get("PATH", os.defpath))])
-        data = json.dumps({"ref": ref, "argv": list(argv), "cwd": str(cwd), "env": {**env, "PATH": path}}).encode()
+        path = os.pathsep.join([INTERPRETER_DIR, env.get("PATH", os.environ.get("PATH", os.defpath))])
+        request = frame({"ref": ref, "argv": list(argv), "cwd": str(cwd), "env": {**env, "PATH": path}})
         try:
             with self._lock:
                 self._pending[ref] = (answered, answer, read_end)
-                socket.send_fds(self._channel(), [len(data).to_bytes(4, "big") + data], [write_end])
+                socket.send_fds(self._channel(), [request], [write_end])
         except OSError:
             with self._lock:
                 self._pending.pop(ref, None)
@@ -316,7 +305,7 @@ class _Spawner:
                 answered.set()
             for child in children:  # it cannot kill them any more: this worker does
                 if not child.exited.is_set():
-                    _signal_group(child.pid, signal.SIGKILL)
+                    signal_group(child.pid, signal.SIGKILL)
                     child.exited.set()
             ours.close()
             process.wait()
@@ -418,7 +407,6 @@ def _ended(
         "cancelled": cancelled,
         "error": error,
         "chunks": output.sent,
-        "worker": output.worker_address,
     }
 
 
@@ -432,7 +420,6 @@ class _Output:
         self._buffer = bytearray()
         self._last = time.monotonic()
         self.sent = 0
-        self.worker_address: str = worker.address
 
     def started(self, pid: int) -> None:
         self._send({"key": self._key, "seq": self.sent, "started": pid})

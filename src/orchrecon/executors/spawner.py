@@ -43,7 +43,7 @@ def main(fd: int) -> None:
 
     def send(message: dict[str, Any]) -> None:
         with sending:
-            channel.sendall(_frame(message))
+            channel.sendall(frame(message))
 
     def wait(child: subprocess.Popen[bytes], ref: int) -> None:
         returncode = child.wait()
@@ -86,7 +86,8 @@ def _leave(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def _frame(message: dict[str, Any]) -> bytes:
+def frame(message: dict[str, Any]) -> bytes:
+    """A message as both ends send it: its length (4 bytes, big-endian), then its JSON."""
     data = json.dumps(message).encode()
     return len(data).to_bytes(4, "big") + data
 
