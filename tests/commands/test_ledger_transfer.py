@@ -84,3 +84,17 @@ def test_a_damaged_ledger_is_not_imported_at_all(
         capsys, "ledger", "export", "-C", str(ws.root), "--state-dir", str(ws.root / "x"), "--state", postgres_url
     )
     assert (code, out.split(" records")[0]) == (0, "exported 0")
+
+
+def test_an_export_into_what_is_not_a_folder_is_one_line_naming_it(
+    ws: Workspace, postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli(capsys, "db", "migrate", "--state", postgres_url)[0] == 0
+    (ws.root / "state").mkdir(parents=True)
+    (ws.root / "state" / "ledger").write_text("a file, not a folder\n", encoding="utf-8")
+    where = ("-C", str(ws.root), "--state-dir", str(ws.root / "state"))
+    code, out, err = cli(capsys, "ledger", "export", *where, "--state", postgres_url)
+    assert code == 1
+    assert out == ""
+    assert err.startswith(f"orchrecon: error: cannot export the ledger into {ws.root / 'state' / 'ledger'}: ")
+    assert len(err.splitlines()) == 1

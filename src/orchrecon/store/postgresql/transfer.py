@@ -17,7 +17,7 @@ from typing import BinaryIO
 import psycopg
 
 from orchrecon.clock import SystemClock
-from orchrecon.errors import OrchreconError
+from orchrecon.errors import OrchreconError, writing
 from orchrecon.store.ledger import SEGMENT_LIMIT, Ledger, fsync_folder
 from orchrecon.store.postgresql.database import Database
 from orchrecon.store.postgresql.schema import check
@@ -68,7 +68,13 @@ def import_ledger(database: Database, directory: Path) -> int:
 
 def export_ledger(database: Database, directory: Path, *, segment_limit: int = SEGMENT_LIMIT) -> int:
     """Write the database's ledger as JSONL segments into `directory`, which must hold no ledger yet; returns how
-    many records. Segments are written under temporary names and renamed once whole and synced."""
+    many records. Segments are written under temporary names and renamed once whole and synced. A folder that
+    cannot be written (full, read-only, not a folder) is a `StorageError` naming it."""
+    with writing("cannot export the ledger into", directory):
+        return _export(database, directory, segment_limit)
+
+
+def _export(database: Database, directory: Path, segment_limit: int) -> int:
     directory.mkdir(parents=True, exist_ok=True)
     if any(directory.glob("*.jsonl")):
         raise OrchreconError(f"{directory} already holds a ledger: export only into a state directory without one")
