@@ -1,7 +1,7 @@
 """A real Dask cluster on 127.0.0.1 for the dask executor's tests: `dask scheduler` and `dask worker` processes.
 
-The scheduler runs with `distributed.scheduler.allowed-failures: 0`, as orchrecon requires; workers run
-without a nanny, so killing a worker's process is the worker's death (no restart behind the test's back).
+Workers run without a nanny, so killing a worker's process is the worker's death (no restart behind the
+test's back).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from pathlib import Path
 
 from distributed import Client
 
+from orchrecon.executors.remote import worker_load
+
 DASK = str(Path(sys.executable).parent / "dask")
 START_TIMEOUT = 60.0
 
@@ -28,7 +30,6 @@ START_TIMEOUT = 60.0
 @dataclass
 class Cluster:
     folder: Path
-    settings: Mapping[str, str] = field(default_factory=lambda: {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"})
     scheduler: subprocess.Popen[bytes] | None = None
     workers: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     resources: dict[str, str] = field(default_factory=dict)  # worker name -> its --resources
@@ -39,7 +40,7 @@ class Cluster:
         return self.folder / "scheduler.json"
 
     def env(self) -> dict[str, str]:
-        return {**os.environ, **self.settings, "PYTHONDONTWRITEBYTECODE": "1"}
+        return {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
 
     def start_scheduler(self) -> None:
         self.scheduler_file.unlink(missing_ok=True)
@@ -57,10 +58,14 @@ class Cluster:
             except (FileNotFoundError, json.JSONDecodeError, KeyError):
                 time.sleep(0.05)
 
-    def start_worker(self, name: str, resources: str = "") -> None:
+    def start_worker(self, name: str, resources: str = "", *, behind: Relay | None = None) -> None:
+        """`behind`: the worker listens on the relay's target and tells everyone to reach it through the relay."""
         self.resources[name] = resources
         argv = [DASK, "worker", self.address, "--name", name, "--nthreads", "2", "--no-nanny", "--no-dashboard"]
         argv += ["--local-directory", str(self.folder / name)]
+        if behind is not None:
+            host, port = behind.target
+            argv += ["--listen-address", f"tcp://{host}:{port}", "--contact-address", behind.address]
         if resources:
             argv += ["--resources", resources]
         with (self.folder / f"{name}.log").open("ab") as log:
@@ -77,11 +82,11 @@ class Cluster:
             info = client.scheduler_info(n_workers=-1)["workers"]
         return {w["name"]: address for address, w in info.items()}
 
-    def processing(self) -> dict[str, int]:
-        """Worker address -> how many tasks the scheduler has assigned to it (running or queued there)."""
+    def load(self) -> dict[str, int]:
+        """Worker address -> how many tasks run there (orchrecon's of every client, and Dask's), as it says."""
         with Client(self.address, timeout=START_TIMEOUT) as client:
-            found = client.processing()
-        return {address: len(keys) for address, keys in found.items()}
+            found = client.run(worker_load)
+        return {address: int(load["tasks"]) for address, load in found.items()}
 
     def ensure(self) -> None:
         """Every worker alive and registered again (a test may have killed one)."""
@@ -114,10 +119,10 @@ class Cluster:
                 process.wait(10)
 
 
-def start_cluster(folder: Path, workers: Mapping[str, str], *, allowed_failures: int = 0) -> Cluster:
+def start_cluster(folder: Path, workers: Mapping[str, str]) -> Cluster:
     """A scheduler and `workers` (name -> --resources), all registered."""
     folder.mkdir(parents=True, exist_ok=True)
-    cluster = Cluster(folder, settings={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": str(allowed_failures)})
+    cluster = Cluster(folder)
     try:
         cluster.start_scheduler()
         for name, resources in workers.items():
@@ -131,11 +136,11 @@ def start_cluster(folder: Path, workers: Mapping[str, str], *, allowed_failures:
 
 
 class Relay:
-    """A TCP relay on 127.0.0.1 to `target` (host, port): `cut()` drops every connection through it and
-    refuses new ones, as a network partition between orchrecon and the scheduler would."""
+    """A TCP relay on 127.0.0.1 to `target` (host, port): `reset()` drops every connection through it, as a
+    restarted proxy or a flushed connection table would; `cut()` also refuses new ones."""
 
     def __init__(self, target: tuple[str, int]) -> None:
-        self._target = target
+        self.target = target
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.address = f"tcp://127.0.0.1:{self._listener.getsockname()[1]}"
         self._sockets: list[socket.socket] = []
@@ -148,7 +153,11 @@ class Relay:
                 inbound, _ = self._listener.accept()
             except OSError:
                 return
-            outbound = socket.create_connection(self._target)
+            try:
+                outbound = socket.create_connection(self.target)
+            except OSError:
+                inbound.close()
+                continue
             with self._lock:
                 self._sockets += [inbound, outbound]
             for source, sink in ((inbound, outbound), (outbound, inbound)):
@@ -162,10 +171,14 @@ class Relay:
         with contextlib.suppress(OSError):
             sink.shutdown(socket.SHUT_WR)
 
+    def reset(self) -> None:
+        with self._lock:
+            dropped, self._sockets = self._sockets, []
+        for s in dropped:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+
     def cut(self) -> None:
         self._listener.close()
-        with self._lock:
-            for s in self._sockets:
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-                s.close()
+        self.reset()

@@ -116,7 +116,7 @@ def test_a_worker_killed_mid_task_ends_the_task_as_lost_and_nothing_runs_it_agai
     shown = ws.show(run_id)
     assert statuses(shown) == {"run": "error", "one": "error", "a": "error"}
     error = shown["phases"][0]["tasks"][0]["error"]
-    assert error.startswith(f"worker {address} lost while running the task; Dask does not run it again"), error
+    assert error.startswith(f"worker {address} lost while running the task; nothing runs it again"), error
     (child,) = ws.probes(event="grandchild")
     wait_until(lambda: not alive(probe["pid"]), what="the task's process to die with its worker")
     wait_until(lambda: not group_alive(probe["pgid"]), what="what it started in its group, too")
@@ -143,9 +143,10 @@ def test_orchestrations_sharing_a_configuration_never_overlap_across_the_two_wor
     (sales_id,) = ws.requested()
     first = started_records(ws, sales_id)["load"]["worker"]
     name = next(n for n, a in cluster.worker_addresses().items() if a == first)
-    # Two more tasks on that worker: when the sales task ends, the other worker is the less loaded one.
+    # A hog on that worker too (its 2 threads are full: the second hog waits): when the sales task ends, the
+    # other worker is the less loaded one.
     hogs = ws.start("run", f"hog-{name}", *on(cluster))
-    wait_until(lambda: cluster.processing()[first] == 3, timeout=30, what="the tasks that load the first worker")
+    wait_until(lambda: cluster.load()[first] == 2, timeout=30, what="the tasks that load the first worker")
     stock = ws.start("run", "stock", *on(cluster))
     wait_until(lambda: len(ws.requested()) == 3, timeout=30, what="the stock run's request")
     stock_id = ws.requested()[2]
@@ -226,17 +227,30 @@ def test_output_arrives_while_the_task_runs_redacted_and_no_secret_reaches_dask(
     secrets = [SECRET, *(p.read_text(encoding="utf-8").strip() for p in token if p.is_file())]
     secrets = [s for s in secrets if len(s) >= 8]
     assert len(secrets) >= 2
-    keys = _scheduler_keys(cluster)
-    assert any(k.startswith(f"{run_id}/a/") for k in keys), keys
+    events = _scheduler_events(cluster)
+    assert f"{run_id}/a/1" in events  # the output went this way
+    assert "has SECRET_VALUE = ***" in events
     seen = {
         "the ledger": b"".join(p.read_bytes() for p in (ws.state / "ledger").glob("*.jsonl")).decode(),
         "the task log": text,
-        "Dask's task keys": "\n".join(keys),
+        "Dask's task keys": "\n".join(_scheduler_keys(cluster)),
+        "the scheduler's events": events,
         "Dask's logs": cluster.logs(),
     }
     for where, content in seen.items():
         for secret in secrets:
             assert secret not in content, f"a secret in {where}"
+
+
+def _scheduler_events(cluster: Cluster) -> str:
+    """Every event the scheduler keeps, of every topic (the task's output passed through them), as text."""
+
+    def events(dask_scheduler: Any) -> str:
+        return repr(dask_scheduler.get_events())
+
+    with Client(cluster.address, timeout=30) as client:
+        found: str = client.run_on_scheduler(events)
+    return found
 
 
 def _scheduler_keys(cluster: Cluster) -> list[str]:
@@ -276,36 +290,22 @@ def _free_port() -> int:
 
 def test_a_scheduler_down_at_start_fails_the_tasks_fast_with_the_reason(local_ws: Workspace) -> None:
     ws = local_ws
-    ws.orchestrate("daily", {"one": [task("a"), task("b")]})
+    # Both go on failure: each is started, and each fails with the reason (one attempt to connect, shared).
+    ws.orchestrate("daily", {"one": [task("a", continue_on_failure=True), task("b", continue_on_failure=True)]})
     ws.commit()
     address = f"tcp://127.0.0.1:{_free_port()}"
     began = time.monotonic()
     run_id, done = ws.run("daily", "--dask-scheduler", address)
-    assert done.code == 1
     assert time.monotonic() - began < 15
     shown = ws.show(run_id)
+    assert statuses(shown) == {"run": "warning", "one": "warning", "a": "error", "b": "error"}
+    assert done.code == 0
     errors = {t["name"]: t["error"] for t in shown["phases"][0]["tasks"]}
-    assert set(errors) == {"a", "b"}
     assert all(e.startswith(f"Dask scheduler {address} unreachable: ") for e in errors.values()), errors
     assert not ws.probes()
 
 
-def test_a_scheduler_that_would_rerun_a_lost_task_is_refused(local_ws: Workspace, tmp_path: Path) -> None:
-    ws = local_ws
-    permissive = start_cluster(tmp_path / "dask", {}, allowed_failures=3)
-    try:
-        ws.orchestrate("daily", {"one": [task("a")]})
-        ws.commit()
-        run_id, done = ws.run("daily", "--dask-scheduler", permissive.address)
-        assert done.code == 1
-        error = ws.show(run_id)["phases"][0]["tasks"][0]["error"]
-        assert "allows 3 reruns of a task whose worker died" in error
-        assert "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=0" in error
-    finally:
-        permissive.stop()
-
-
-def test_a_scheduler_killed_mid_run_ends_the_task_with_the_reason_and_no_hang(
+def test_a_scheduler_killed_mid_run_ends_the_task_with_its_worker_and_no_hang(
     local_ws: Workspace, tmp_path: Path
 ) -> None:
     ws = local_ws
@@ -325,28 +325,29 @@ def test_a_scheduler_killed_mid_run_ends_the_task_with_the_reason_and_no_hang(
         shown = ws.show(run_id)
         expected = {"run": "error", "one": "error", "a": "error", "two": "not-executed", "b": "not-executed"}
         assert statuses(shown) == expected
+        # A worker stops when its scheduler goes, and its command with it, before the configuration is let go.
         error = shown["phases"][0]["tasks"][0]["error"]
-        assert error.startswith(f"scheduler connection lost; the task may still be running on {worker}")
-        # A worker stops when its scheduler goes; its command went with it, before the configuration was let go.
+        assert error.startswith(f"worker {worker} lost while running the task; nothing runs it again"), error
         assert not alive(probe["pid"])
     finally:
         own.stop()
 
 
-def test_a_lost_connection_to_the_scheduler_keeps_the_configuration_locked_while_the_worker_runs_it(
+def test_a_lost_connection_to_the_worker_keeps_the_configuration_locked_while_the_worker_runs_it(
     local_ws: Workspace, tmp_path: Path
 ) -> None:
     ws = local_ws
-    own = start_cluster(tmp_path / "dask", {"only": ""})
-    host, port = own.address.removeprefix("tcp://").rsplit(":", 1)
-    relay = Relay((host, int(port)))
+    own = start_cluster(tmp_path / "dask", {})
+    relay = Relay(("127.0.0.1", _free_port()))
     try:
+        own.start_worker("only", behind=relay)
+        own.wait_for_workers()
         ws.orchestrate("daily", {"one": [task("a", gate="go")]})
         ws.commit()
-        process = ws.start("run", "daily", "--dask-scheduler", relay.address)
+        process = ws.start("run", "daily", "--dask-scheduler", own.address)
         wait_until(lambda: ws.started("a"), timeout=30, what="the task on the worker")
         (run_id,) = ws.requested()
-        relay.cut()
+        relay.reset()
 
         def finished() -> dict[str, Any] | None:
             return next((r for r in ws.ledger() if r["type"] == "task.finished"), None)
@@ -355,7 +356,7 @@ def test_a_lost_connection_to_the_scheduler_keeps_the_configuration_locked_while
         record = finished()
         assert record is not None
         assert record["status"] == "error"
-        assert record["error"].startswith("scheduler connection lost; the task may still be running on tcp://")
+        assert record["error"].startswith(f"connection to worker {relay.address} lost; the task may still be running")
         # The command still runs on the worker, which says so: the run holds the configuration's lock.
         assert process.poll() is None
         assert ws.show(run_id)["status"] == "processing"
@@ -364,8 +365,7 @@ def test_a_lost_connection_to_the_scheduler_keeps_the_configuration_locked_while
         done = ws.finish(process, timeout=30)
         assert done.code == 1
         assert ws.show(run_id)["status"] == "error"
-        worker = own.worker_addresses()["only"]
-        assert f"task a keeps configuration ex/a locked until {worker} says its command ended" in done.out
+        assert f"task a keeps configuration ex/a locked until {relay.address} says its command ended" in done.out
         ends = ws.probes(event="end")
         assert len(ends) == 1  # it ran to its end, once, before the configuration was let go
         finished_at = next(r for r in ws.ledger() if r["type"] == "run.finished")["time"]

@@ -112,6 +112,9 @@ def execute(
             runner.stop_new_runs(reason)
             loop.call_soon_threadsafe(runner.cancel_all, reason)
 
+        # Connected before the run starts, as a reconciler is: its tasks then start at once. A cluster that
+        # cannot be reached is not waited for twice: its tasks fail with the reason.
+        await runner.check_cluster()
         for sig in (signal.SIGINT, signal.SIGTERM):  # before the request: from then on a signal stops the run
             signal.signal(sig, on_signal)
         record = runner.request(definition, selected=selected, trigger=trigger, by=by, retry_of=retry_of)

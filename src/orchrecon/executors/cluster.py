@@ -1,48 +1,63 @@
 """The dask executor: command tasks on a Dask cluster, each attempt at most once.
 
 orchrecon keeps every decision: which run starts, which configuration is free (its own locks, never Dask's),
-and which worker takes a task. A task is pinned to the worker chosen here (`workers=[address]`, no other
-worker allowed), submitted under a key of its own (`<run>/<task>/<attempt>`, `pure=False`, `retries=0`), to a
-scheduler that must not resubmit a task whose worker died (`distributed.scheduler.allowed-failures: 0`,
-checked at connect). So a worker that dies ends its tasks `error`, and only `orchrecon retry` runs them again.
+and which worker takes a task: the least loaded one that runs the same orchrecon and offers the
+configuration's `run.resources`, counting its threads and resources as Dask would. The scheduler says which
+workers there are, their resources and what else they run; the task itself goes straight to its worker, one
+request on a connection of orchrecon's own (the worker's `run` handler). Nothing in Dask queues, retries or
+moves it, so a worker that dies ends its task `error`, and only `orchrecon retry` runs it again; and a
+scheduler that goes away mid-run costs nothing to the tasks already on their workers. Through the scheduler,
+a task would wait on its batching at every hop: tens of milliseconds per task, more than most tasks take.
 
-When the connection to the scheduler is lost, the tasks in flight end `error`, but their configurations stay
-locked (`TaskResult.hold`) until their worker says the command is gone, the worker's port refuses connections
-(its process died, and the command with it), or the task's own timeout has passed: the worker enforces it.
+When the connection to a worker breaks while its task runs, the task ends `error`, but its configuration
+stays locked (`TaskResult.hold`) until the worker says the command is gone, the worker's port refuses
+connections (its process died, and the command with it), or the task's own timeout has passed: the worker
+enforces it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import random
 import time
-from collections.abc import Awaitable, Mapping
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from distributed import Client, Future
-from distributed.client import FutureCancelledError
-from distributed.core import rpc
+from distributed import Client
+from distributed.comm.core import Comm
+from distributed.core import ConnectionPool, rpc, send_recv
 from distributed.protocol.pickle import dumps
-from distributed.scheduler import KilledWorker
 
 from orchrecon import __version__
 from orchrecon.executors import MissingSecretError, Outcome, TaskJob, TaskResult
 from orchrecon.executors.command import exit_result, task_variables
 from orchrecon.executors.environment import Redactor, resolve_env, secret_values
-from orchrecon.executors.remote import LOG_TOPIC, RemoteCommand, cancel_command, is_running, run_command, worker_version
+from orchrecon.executors.remote import (
+    LOG_TOPIC,
+    RemoteCommand,
+    cancel_command,
+    is_running,
+    receive_tree,
+    run_remote,
+    worker_load,
+    worker_version,
+)
 from orchrecon.executors.results import failure, timed_out
 from orchrecon.executors.tasklog import DEFAULT_CAP, DEFAULT_KEEP, TaskLog
 from orchrecon.executors.trees import DEFAULT_LIMIT, Tree, TreeTooLargeError, pack
 
 ENV_VAR = "ORCHRECON_DASK_SCHEDULER"
-OUTPUT_WAIT_SECONDS = 5.0  # after the result, how long the rest of the output may take to arrive
+OUTPUT_WAIT_SECONDS = 5.0  # after the answer, how long the output events sent before it may take to arrive
 HOLD_POLL_SECONDS = 1.0
 OTHERS_SECONDS = 0.5
-_TREES_KEPT = 4  # revisions whose files stay on the cluster (the newest, for runs still going on older ones)
+_TREES_KEPT = 4  # revisions packed here (the newest, for runs still going on older ones)
+_SHIPPED_KEPT = 64  # (worker, revision) pairs known to be unpacked
 
 
 class ClusterError(Exception):
@@ -51,14 +66,13 @@ class ClusterError(Exception):
 
 @dataclass(eq=False)
 class _Flight:
-    """A task submitted to the cluster, from submission to the last of its output."""
+    """A task sent to its worker, from the request to the last of its output."""
 
     key: str
     worker: str
     log: TaskLog
-    future: Future[dict[str, Any]] | None = None
-    started: bool = False
-    lost: str | None = None  # set when its worker left: why it ended
+    comm: Comm | None = None  # the request's connection, while it waits for the answer
+    lost: bool = False  # the scheduler said its worker left
     pending: dict[int, dict[str, Any]] = field(default_factory=dict)
     received: int = 0  # output events applied, in order
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
@@ -70,16 +84,26 @@ class _Worker:
     resources: Mapping[str, float]
     usable: str | None = None  # None until probed; "" when it runs orchrecon, else why it cannot be used
     ours: int = 0  # tasks chosen for it here that have not ended
-    others: int = 0  # other clients' tasks there, as the scheduler said at the last look
+    using: Counter[str] = field(default_factory=Counter)  # the resources those tasks hold
+    others: int = 0  # other clients' Dask tasks there, as the scheduler said at the last look
 
     @classmethod
     def known_as(cls, identity: Mapping[str, Any]) -> _Worker:
         """A worker as the scheduler's identity describes it."""
         return cls(nthreads=int(identity.get("nthreads", 1)), resources=dict(identity.get("resources") or {}))
 
+    def offers(self, needed: Mapping[str, float]) -> bool:
+        return all(self.resources.get(name, 0) >= amount for name, amount in needed.items())
+
+    def has_room(self, needed: Mapping[str, float]) -> bool:
+        """A thread free, and the resources: a task waits for them, as Dask would make it."""
+        return self.ours + self.others < max(self.nthreads, 1) and all(
+            self.resources.get(name, 0) - self.using[name] >= amount for name, amount in needed.items()
+        )
+
 
 class DaskExecutor:
-    """Runs `run.command` tasks on the Dask scheduler at `address` (see the module docstring)."""
+    """Runs `run.command` tasks on the workers of the Dask scheduler at `address` (see the module docstring)."""
 
     def __init__(
         self,
@@ -97,15 +121,17 @@ class DaskExecutor:
         self._log_cap, self._log_keep = log_cap, log_keep
         self._tree_limit = tree_limit
         self._client: Client | None = None
+        self._pool: ConnectionPool | None = None  # to the workers, apart from the client's: it outlives a client
         self._connecting: asyncio.Task[Client] | None = None
         self._failed: tuple[float, str] | None = None  # when the last connect failed, and why
         self._workers: dict[str, _Worker] = {}
+        self._changed = asyncio.Event()  # set, and replaced, when a worker frees room, comes or goes
         self._flights: dict[str, _Flight] = {}
         self._placed: dict[tuple[str, str], str] = {}  # (run, task) -> the worker `place` chose
-        self._others_at = 0.0  # when the scheduler last said what other clients run where
+        self._others_at = 0.0  # when the workers were last asked what other clients run there
         self._looking: asyncio.Future[None] | None = None
-        self._trees: dict[str, tuple[Tree, Future[bytes]]] = {}
         self._packing: dict[tuple[str, str | None, str], asyncio.Task[Tree]] = {}
+        self._shipped: dict[tuple[str, str], asyncio.Task[None]] = {}  # (worker, tree) -> its files sent there
         self._background: set[asyncio.Task[Any]] = set()
 
     # -- what the runner and the reconciler ask ------------------------------------------------------
@@ -124,8 +150,9 @@ class DaskExecutor:
         }
 
     async def place(self, job: TaskJob) -> Mapping[str, Any]:
-        """Choose the worker for `job` before it is recorded as started, so `task.started` says where it runs.
-        Empty when none can be chosen: `run` then ends the task with the reason."""
+        """Choose the worker for `job` before it is recorded as started, so `task.started` says where it runs;
+        waits while every worker that fits is busy. Empty when none can be chosen: `run` then ends the task
+        with the reason."""
         if not job.config.run.command:
             return {}
         try:
@@ -142,9 +169,12 @@ class DaskExecutor:
 
     async def close(self) -> None:
         client, self._client = self._client, None
+        pool, self._pool = self._pool, None
         if client is not None:
+            await self._quietly_close(client)
+        if pool is not None:
             with contextlib.suppress(Exception):
-                await client.close(timeout=2)
+                await pool.close()
 
     # -- running ---------------------------------------------------------------------------------------
 
@@ -153,19 +183,32 @@ class DaskExecutor:
         if not spec.command:
             return failure(f"configuration {job.config.ref} has no run.command")
         secrets = [job.token, *secret_values(spec.env, job.environ)]
+        needed = dict(spec.resources)
+        result: TaskResult | None = None
         with TaskLog(job.log_path, Redactor(secrets), cap=self._log_cap, keep=self._log_keep) as log:
             worker = self._placed.pop((job.run_id, job.task), None)
             try:
                 env = _environment(job, resolve_env(spec.env, job.environ))
                 if worker is None:
                     worker = await self._choose(job)
-                return await self._run_on(worker, job, env, secrets, log)
+                result = await self._run_on(worker, job, env, secrets, log)
             except (MissingSecretError, ClusterError, TreeTooLargeError) as exc:
                 log.line(f"[orchrecon] {exc}")
                 return failure(str(exc))
             finally:
-                if worker is not None:
-                    self._done_on(worker)
+                if worker is not None and (result is None or result.hold is None):
+                    self._done_on(worker, needed)
+        if result.hold is None:
+            return result
+        hold, busy = result.hold, worker
+
+        async def then_free() -> None:  # what may still run there keeps its room until it is surely gone
+            try:
+                await hold()
+            finally:
+                self._done_on(busy, needed)
+
+        return dataclasses.replace(result, hold=then_free)
 
     async def _run_on(
         self, worker: str, job: TaskJob, env: Mapping[str, str], secrets: list[str], log: TaskLog
@@ -174,65 +217,71 @@ class DaskExecutor:
         assert spec.command
         if worker not in self._workers:
             raise ClusterError(f"worker {worker} left before the task started; it did not run")
-        client = await self._connected()
-        tree, data = await self._tree(client, job, worker)
-        # A run attempts each task once (a retry is a new run, with a new id), so the attempt is always 1;
-        # were the same key submitted twice, Dask would take it as the same task, never run it twice.
-        key = f"{job.run_id}/{job.task}/1"
+        await self._connected()
+        # A clean revision's files are named by its commit: a worker that has them needs nothing sent, and one
+        # that has not says so before it starts anything. A working tree with changes is named by its content.
+        tree = None if job.revision and not job.dirty else await self._tree(job)
+        name = tree.key if tree is not None else job.revision or ""
+        # A run attempts each task once (a retry is a new run, with a new id), so the attempt is always 1.
         command = RemoteCommand(
-            key=key,
+            key=f"{job.run_id}/{job.task}/1",
             argv=tuple(spec.command),
             cwd=spec.cwd,
             env=env,
             secrets=tuple(secrets),
-            tree=tree.key,
+            tree=name,
             timeout=spec.timeout.total_seconds(),
             kill_grace=self._kill_grace,
+            resources=dict(spec.resources),
         )
-        flight = _Flight(key=key, worker=worker, log=log)
-        return await self._submit(client, flight, command, data, job)
-
-    async def _submit(
-        self, client: Client, flight: _Flight, command: RemoteCommand, data: Future[bytes], job: TaskJob
-    ) -> TaskResult:
-        resources = dict(job.config.run.resources)
+        flight = _Flight(key=command.key, worker=worker, log=log)
         self._flights[flight.key] = flight
-        submitted = time.monotonic()
         try:
-            flight.future = client.submit(
-                run_command,
-                command,
-                data,
-                key=flight.key,
-                workers=[flight.worker],
-                allow_other_workers=False,
-                pure=False,
-                retries=0,
-                resources=resources or None,
-            )
-            try:
-                outcome: dict[str, Any] = await flight.future
-            except FutureCancelledError as exc:  # by the client (a lost scheduler) or by _on_cluster_event
-                if exc.reason == "scheduler-connection-lost" and self._client is client:
-                    # Start afresh next time: a client that reconnects on its own keeps none of its futures.
-                    self._client = None
-                    self._spawn(self._quietly_close(client))
-                return self._lost(flight, exc, command, submitted)
-            except asyncio.CancelledError:  # this task was cancelled: stop the remote one
-                await asyncio.shield(self._cancel(client, flight, command, submitted))
-                raise
-            except KilledWorker:
-                return self._worker_lost(flight)
-            except Exception as exc:  # the task's function failed: e.g. a worker that cannot import orchrecon
-                message = f"the Dask task failed on {flight.worker}: {type(exc).__name__}: {_first_line(exc)}"
-                flight.log.line(f"[orchrecon] {message}")
-                return failure(message, worker=flight.worker)
+            outcome = await self._send(flight, command)
+            if isinstance(outcome, dict) and outcome.get("missingTree"):  # nothing started: send the files first
+                if (known := self._shipped.get((worker, name))) is not None and known.done():
+                    del self._shipped[(worker, name)]  # sent before, and pruned there since
+                await self._ship(worker, tree or await self._tree(job))
+                outcome = await self._send(flight, command)
+                if isinstance(outcome, dict) and outcome.get("missingTree"):
+                    raise ClusterError(f"worker {worker} keeps losing the run's files; the task did not start")
+            if isinstance(outcome, TaskResult):
+                return outcome
             await self._all_output(flight, outcome["chunks"])
+            flight.log.feed(bytes(outcome["tail"]))
             return self._result(flight, outcome, job)
         finally:
             self._flights.pop(flight.key, None)
-            if flight.future is not None and not flight.future.done():
-                flight.future.release()
+
+    async def _send(self, flight: _Flight, command: RemoteCommand) -> dict[str, Any] | TaskResult:
+        """The worker's answer to `run_remote`, or the task's result when there is none."""
+        pool = self._worker_pool()
+        try:
+            comm = await pool.connect(flight.worker)
+        except (OSError, TimeoutError) as exc:
+            raise ClusterError(
+                f"cannot reach worker {flight.worker}: {_first_line(exc)}; the task did not start"
+            ) from None
+        sent = time.monotonic()
+        flight.comm = comm
+        try:
+            answer = await send_recv(comm, op="run", function=dumps(run_remote), args=dumps((command,)), wait=True)
+        except asyncio.CancelledError:  # this task was cancelled: stop the remote one
+            comm.abort()
+            await asyncio.shield(self._cancel(flight, command, sent))
+            raise
+        except OSError:  # the connection broke, or the scheduler said the worker left (_on_cluster_event)
+            comm.abort()
+            return await self._connection_lost(flight, command, sent)
+        finally:
+            flight.comm = None
+        pool.reuse(flight.worker, comm)
+        if answer.get("status") != "OK":  # run_remote never raises: the worker could not call it
+            message = f"the task could not start on {flight.worker}: {_remote_error(answer)}"
+            flight.log.line(f"[orchrecon] {message}")
+            return failure(message, worker=flight.worker)
+        outcome: dict[str, Any] = answer["result"]
+        return outcome
 
     def _result(self, flight: _Flight, outcome: Mapping[str, Any], job: TaskJob) -> TaskResult:
         log = flight.log
@@ -255,42 +304,46 @@ class DaskExecutor:
             )
         return result
 
-    def _worker_lost(self, flight: _Flight) -> TaskResult:
-        message = flight.lost or (
-            f"worker {flight.worker} lost while running the task; Dask does not run it again"
-            " (orchrecon retry runs it, if you decide so)"
-        )
+    async def _connection_lost(self, flight: _Flight, command: RemoteCommand, sent: float) -> TaskResult:
+        """The request's connection broke before the answer: the command may still run there, or not at all."""
+        if flight.lost or await _stopped_listening(flight.worker):
+            message = (
+                f"worker {flight.worker} lost while running the task; nothing runs it again"
+                " (orchrecon retry does, if you decide so)"
+            )
+        else:
+            message = (
+                f"connection to worker {flight.worker} lost; the task may still be running there"
+                " (its configuration stays locked until that worker says it ended or its timeout passes)"
+            )
         flight.log.line(f"[orchrecon] {message}")
-        return failure(message, worker=flight.worker)
-
-    def _lost(self, flight: _Flight, exc: FutureCancelledError, command: RemoteCommand, submitted: float) -> TaskResult:
-        if flight.lost is not None:  # its worker left (see _on_cluster_event)
-            return self._worker_lost(flight)
-        if exc.reason != "scheduler-connection-lost":
-            message = f"the task was cancelled on the cluster ({exc.reason})"
-            flight.log.line(f"[orchrecon] {message}")
-            return failure(message, worker=flight.worker)
-        message = (
-            f"scheduler connection lost; the task may still be running on {flight.worker}"
-            " (its configuration stays locked until that worker says it ended or its timeout passes)"
-        )
-        flight.log.line(f"[orchrecon] {message}")
-        hold = _Hold(flight.worker, command, submitted)
+        hold = _Hold(flight.worker, command, sent)
         return TaskResult(outcome=Outcome.ERROR, error=message, details={"worker": flight.worker}, hold=hold.wait)
 
-    async def _cancel(self, client: Client, flight: _Flight, command: RemoteCommand, submitted: float) -> None:
-        """Kill the remote process group and wait until it is gone; when the cluster cannot say, hold on as
+    async def _cancel(self, flight: _Flight, command: RemoteCommand, sent: float) -> None:
+        """Kill the remote process group and wait until it is gone; when the worker cannot say, hold on as
         after a lost connection."""
         try:
             async with asyncio.timeout(self._kill_grace + 5.0):
-                await client.run(cancel_command, flight.key, self._kill_grace, workers=[flight.worker])
+                await self._call(flight.worker, cancel_command, flight.key, self._kill_grace)
         except Exception:
-            await _Hold(flight.worker, command, submitted).wait()
-        finally:
-            if flight.future is not None and not flight.future.done():
-                with contextlib.suppress(Exception):
-                    await flight.future.cancel()
+            await _Hold(flight.worker, command, sent).wait()
         flight.log.line(f"[orchrecon] cancelled; the process group was killed on {flight.worker}")
+
+    async def _call(self, worker: str, function: Callable[..., Any], *args: Any) -> Any:
+        """`function(*args)` on `worker`, on a pooled connection; raises OSError, or RuntimeError with the
+        worker's error."""
+        pool = self._worker_pool()
+        comm = await pool.connect(worker)
+        try:
+            answer = await send_recv(comm, op="run", function=dumps(function), args=dumps(args), wait=True)
+        except BaseException:
+            comm.abort()
+            raise
+        pool.reuse(worker, comm)
+        if answer.get("status") != "OK":
+            raise RuntimeError(_remote_error(answer))
+        return answer["result"]
 
     async def _all_output(self, flight: _Flight, chunks: int) -> None:
         loop = asyncio.get_running_loop()
@@ -313,10 +366,7 @@ class DaskExecutor:
         flight.pending[message["seq"]] = message
         while (next_ := flight.pending.pop(flight.received, None)) is not None:
             flight.received += 1
-            if "started" in next_:
-                flight.started = True
-            elif "data" in next_:
-                flight.log.feed(bytes(next_["data"]))
+            flight.log.feed(bytes(next_["data"]))
         flight.arrived.set()
 
     def _on_cluster_event(self, event: tuple[float, dict[str, Any]]) -> None:
@@ -328,68 +378,91 @@ class DaskExecutor:
             self._spawn(self._add_worker(address))
         elif action == "remove-worker":
             self._workers.pop(address, None)
-            for flight in list(self._flights.values()):
-                if flight.worker != address or flight.future is None or flight.future.done():
-                    continue
-                flight.lost = (
-                    f"worker {address} lost while running the task; Dask does not run it again"
-                    " (orchrecon retry runs it, if you decide so)"
-                    if flight.started
-                    else f"worker {address} left before the task started; it did not run"
-                )
-                self._spawn(flight.future.cancel())
+            self._wake()
+            for flight in self._flights.values():
+                if flight.worker == address and flight.comm is not None:
+                    flight.lost = True  # a connection to a host that vanished may take long to break by itself
+                    flight.comm.abort()
 
     # -- the cluster -----------------------------------------------------------------------------------
 
     async def _choose(self, job: TaskJob) -> str:
-        """The least loaded worker that runs orchrecon and offers the configuration's resources."""
-        await self._connected()
+        """The least loaded worker that runs orchrecon and offers the configuration's resources, once it has
+        a thread and those resources free."""
         needed = dict(job.config.run.resources)
-        usable = {a: w for a, w in self._workers.items() if w.usable == ""}
-        if not usable:
-            reasons = sorted({w.usable for w in self._workers.values() if w.usable})
-            why = f": {'; '.join(reasons)}" if reasons else ""
-            raise ClusterError(f"no Dask worker can take tasks at {_shown(self.address)}{why}")
-        await self._look_at_others()
-        fitting = [
-            ((w.others + w.ours) / max(w.nthreads, 1), random.random(), a)
-            for a, w in usable.items()
-            if all(w.resources.get(name, 0) >= amount for name, amount in needed.items())
-        ]
-        if not fitting:
-            wanted = ", ".join(f"{n}={v:g}" for n, v in sorted(needed.items()))
-            raise ClusterError(f"no Dask worker offers the resources {job.config.ref} needs ({wanted})")
-        chosen = min(fitting)[2]  # the least loaded; among equals any, so that clients do not all pick the first
-        self._workers[chosen].ours += 1
-        return chosen
+        while True:
+            await self._connected()
+            usable = {a: w for a, w in self._workers.items() if w.usable == ""}
+            if not usable:
+                reasons = sorted({w.usable for w in self._workers.values() if w.usable})
+                why = f": {'; '.join(reasons)}" if reasons else ""
+                raise ClusterError(f"no Dask worker can take tasks at {_shown(self.address)}{why}")
+            offering = {a: w for a, w in usable.items() if w.offers(needed)}
+            if not offering:
+                wanted = ", ".join(f"{n}={v:g}" for n, v in sorted(needed.items()))
+                raise ClusterError(f"no Dask worker offers the resources {job.config.ref} needs ({wanted})")
+            await self._look_at_others()
+            free = [
+                ((w.others + w.ours) / max(w.nthreads, 1), random.random(), a)
+                for a, w in offering.items()
+                if w.has_room(needed)
+            ]
+            if free:
+                chosen = self._workers[min(free)[2]]  # the least loaded; among equals any, so clients spread
+                chosen.ours += 1
+                chosen.using.update(needed)
+                return min(free)[2]
+            changed = self._changed
+            with contextlib.suppress(TimeoutError):  # other clients' tasks end unseen: look again now and then
+                async with asyncio.timeout(OTHERS_SECONDS):
+                    await changed.wait()
 
-    def _done_on(self, worker: str) -> None:
-        if worker in self._workers:
-            self._workers[worker].ours = max(0, self._workers[worker].ours - 1)
+    def _done_on(self, worker: str, needed: Mapping[str, float]) -> None:
+        found = self._workers.get(worker)
+        if found is not None:
+            found.ours = max(0, found.ours - 1)
+            found.using.subtract(needed)
+        self._wake()
+
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     async def _look_at_others(self) -> None:
-        """What other clients (reconcilers, `orchrecon run`s sharing the cluster) run on each worker, asked of the
-        scheduler at most every OTHERS_SECONDS: a question per task would sit on every task's way to a worker."""
+        """Ask what other clients of the cluster run on each worker, at most every OTHERS_SECONDS. Only the
+        first answer is waited for: then the placement goes on with the last one while the next is asked in
+        the background, as a question per task, or a wait for one, would sit on every task's way to a worker."""
         if time.monotonic() - self._others_at < OTHERS_SECONDS:
             return
         if self._looking is None or self._looking.done():
+            first = self._looking is None
             self._looking = asyncio.ensure_future(self._ask_for_others())
-        await asyncio.shield(self._looking)
+            if first:
+                await asyncio.shield(self._looking)
 
     async def _ask_for_others(self) -> None:
+        self._others_at = time.monotonic()  # a failed question, too, waits its turn to be asked again
         try:
-            busy: Mapping[str, list[Any]] = await _scheduler(await self._connected()).processing(workers=None)
+            client = await self._connected()
+            loads = await client.run(worker_load, workers=list(self._workers), on_error="return")
         except Exception:
             return  # the placement goes on with what it knows
-        self._others_at = time.monotonic()
-        for address, worker in self._workers.items():
-            worker.others = sum(1 for key in busy.get(address, ()) if key not in self._flights)
+        for address, load in loads.items():
+            if (worker := self._workers.get(address)) is not None and isinstance(load, dict):
+                # Its count has this process's tasks that got there; the rest are other clients'.
+                worker.others = max(0, int(load["tasks"]) - worker.ours)
+        self._wake()  # tasks waiting for room may find it now
+
+    def _worker_pool(self) -> ConnectionPool:
+        if self._pool is None:
+            raise OSError("not connected to the cluster")
+        return self._pool
 
     async def _connected(self) -> Client:
         client = self._client
         if client is not None and client.status == "running":
             return client
-        if client is not None:  # lost: start afresh (its futures are gone already)
+        if client is not None:  # lost: start afresh
             self._client = None
             self._spawn(self._quietly_close(client))
         if self._failed is not None and time.monotonic() - self._failed[0] < self._connect_timeout:
@@ -413,39 +486,29 @@ class DaskExecutor:
             self._failed = (time.monotonic(), reason)
             raise ClusterError(reason) from None
         try:
-            await self._check_scheduler(client)
             client.subscribe_topic(LOG_TOPIC, self._on_output)
             client.subscribe_topic("all", self._on_cluster_event)
             info = await _scheduler(client).identity(n_workers=-1)
-            self._workers = {address: _Worker.known_as(w) for address, w in info.get("workers", {}).items()}
+            workers = {address: _Worker.known_as(w) for address, w in info.get("workers", {}).items()}
+            for address, worker in workers.items():  # what this process still runs there keeps its room
+                if (known := self._workers.get(address)) is not None:
+                    worker.ours, worker.using = known.ours, known.using
+            self._workers = workers
             await self._probe(client, list(self._workers))
-        except ClusterError as exc:
-            self._failed = (time.monotonic(), str(exc))
-            await self._quietly_close(client)
-            raise
         except Exception as exc:
             reason = f"Dask scheduler {_shown(self.address)}: {_first_line(exc)}"
             self._failed = (time.monotonic(), reason)
             await self._quietly_close(client)
             raise ClusterError(reason) from None
+        if self._pool is None:
+            self._pool = await ConnectionPool(limit=512, timeout=self._connect_timeout)
         self._failed = None
         self._client = client
+        self._wake()
         return client
 
-    async def _check_scheduler(self, client: Client) -> None:
-        def allowed_failures(dask_scheduler: Any) -> int:  # local: sent by value, so the scheduler needs no orchrecon
-            return int(dask_scheduler.allowed_failures)
-
-        allowed = await client.run_on_scheduler(allowed_failures)
-        if allowed != 0:
-            raise ClusterError(
-                f"the Dask scheduler at {_shown(self.address)} allows {allowed} reruns of a task whose worker"
-                " died (distributed.scheduler.allowed-failures); orchrecon runs a task at most once and needs 0:"
-                " start the scheduler with DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=0"
-            )
-
     async def _probe(self, client: Client, addresses: list[str]) -> None:
-        """Which workers can run orchrecon's task function (it travels by reference)."""
+        """Which workers can run orchrecon's functions (they travel by reference)."""
         if not addresses:
             return
         answers = await client.run(worker_version, workers=addresses, on_error="return")
@@ -470,9 +533,10 @@ class DaskExecutor:
                 return
             self._workers[address] = _Worker.known_as(found)
             await self._probe(client, [address])
+            self._wake()
 
-    async def _tree(self, client: Client, job: TaskJob, worker: str) -> tuple[Tree, Future[bytes]]:
-        """The run's files, packed once per revision and kept on the cluster for the tasks that follow."""
+    async def _tree(self, job: TaskJob) -> Tree:
+        """The run's files, packed once per revision."""
         # Packing reads the disk and compresses: a thread, once per revision. A working tree with changes
         # is packed once per run, as the run found it when its first task started.
         where = (str(job.repo_root), job.revision, job.run_id if job.dirty or not job.revision else "")
@@ -484,19 +548,27 @@ class DaskExecutor:
             while len(self._packing) > _TREES_KEPT:
                 self._packing.pop(next(iter(self._packing)))
         try:
-            tree = await asyncio.shield(packing)
+            return await asyncio.shield(packing)
         except TreeTooLargeError:
             self._packing.pop(where, None)
             raise
-        kept = self._trees.get(tree.key)
-        if kept is not None and kept[1].status == "finished":
-            return kept
-        data = await client.scatter(tree.archive, workers=[worker], hash=False)
-        self._trees[tree.key] = (tree, data)
-        while len(self._trees) > _TREES_KEPT:
-            _, old = self._trees.pop(next(iter(self._trees)))
-            old.release()
-        return tree, data
+
+    async def _ship(self, worker: str, tree: Tree) -> None:
+        """The run's files unpacked on `worker`: sent once per worker and revision, whatever the tasks waiting."""
+        where = (worker, tree.key)
+        shipping = self._shipped.get(where)
+        if shipping is None or (shipping.done() and shipping.exception() is not None):
+            shipping = self._shipped[where] = asyncio.ensure_future(
+                self._call(worker, receive_tree, tree.key, tree.archive)
+            )
+            while len(self._shipped) > _SHIPPED_KEPT:
+                self._shipped.pop(next(iter(self._shipped)))
+        try:
+            await asyncio.shield(shipping)
+        except (OSError, RuntimeError) as exc:
+            raise ClusterError(
+                f"cannot send the run's files to worker {worker}: {_first_line(exc)}; the task did not start"
+            ) from None
 
     def _spawn(self, work: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(work)
@@ -526,19 +598,13 @@ class _Hold:
             await asyncio.sleep(min(HOLD_POLL_SECONDS, max(0.0, self._deadline - time.monotonic())))
 
     async def _gone(self) -> bool:
-        host, port = _host_port(self._worker)
-        if host is None:
-            return False
-        try:
-            async with asyncio.timeout(2.0):
-                _, writer = await asyncio.open_connection(host, port)
-            writer.close()
-        except ConnectionRefusedError:
+        listening = await _listening(self._worker)
+        if listening is False:
             # Nothing listens: the worker is closing or dead. A closing worker stops its commands (within the
             # kill grace); a dead one took them with it (PR_SET_PDEATHSIG).
             await asyncio.sleep(self._grace)
             return True
-        except (OSError, TimeoutError):
+        if listening is None:
             return False  # unreachable says nothing: the worker may still run it, and ends it at its timeout
         try:
             async with asyncio.timeout(5.0):
@@ -547,6 +613,43 @@ class _Hold:
         except Exception:
             return False
         return answer.get("status") == "OK" and answer.get("result") is False
+
+
+async def _stopped_listening(worker: str, within: float = 1.0) -> bool:
+    """Whether `worker`'s port refuses connections now or within `within` seconds: a killed process's
+    connections may break a moment before its port closes."""
+    deadline = time.monotonic() + within
+    while True:
+        if await _listening(worker) is False:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.1)
+
+
+async def _listening(worker: str) -> bool | None:
+    """Whether something listens on `worker`'s port: False when the connection is refused (its process is
+    gone, or closing), None when the host cannot be reached (that says nothing)."""
+    host, port = _host_port(worker)
+    if host is None:
+        return None
+    try:
+        async with asyncio.timeout(2.0):
+            _, writer = await asyncio.open_connection(host, port)
+    except ConnectionRefusedError:
+        return False
+    except (OSError, TimeoutError):
+        return None
+    writer.close()
+    return True
+
+
+def _remote_error(answer: Mapping[str, Any]) -> str:
+    exception = answer.get("exception")
+    if isinstance(exception, BaseException):
+        return f"{type(exception).__name__}: {_first_line(exception)}"
+    text = str(answer.get("exception_text") or answer.get("text") or answer.get("status") or "no answer")
+    return text.splitlines()[0] if text.strip() else "no answer"
 
 
 def _environment(job: TaskJob, configured: Mapping[str, str]) -> dict[str, str]:

@@ -1,15 +1,18 @@
 """The half of the Dask executor that runs on a worker: one task's command, as `CommandExecutor` runs it here.
 
-These functions travel to the worker by reference, so the worker needs orchrecon installed (`pip install
-'orchrecon[dask]'`), not the repository: the run's files come with the task, as a compressed archive that each
-worker unpacks once per revision under its local directory. The command runs in its own session and process
-group, with PR_SET_PDEATHSIG so that a worker that dies (even by SIGKILL) takes its command with it; the
-worker enforces the task's timeout itself, so a task whose reconciler lost the cluster still ends in time.
-Output goes back while the command runs, redacted here already, as events on `LOG_TOPIC`.
+The reconciler calls these functions on the worker directly (its `run` handler, one request each); they travel
+by reference, so the worker needs orchrecon installed (`pip install 'orchrecon[dask]'`), not the repository:
+the run's files arrive once per revision (`receive_tree`), as a compressed archive each worker unpacks under
+its local directory. The command runs in its own session and process group, started by a spawner process
+with PR_SET_PDEATHSIG, so that a worker that dies (even by SIGKILL) takes its command with it; the worker
+enforces the task's timeout itself, so a task whose reconciler lost contact still ends in time. Output goes
+back while the command runs, redacted here already, as events on `LOG_TOPIC`; what is left when it ends comes
+back with the answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import itertools
@@ -26,6 +29,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,7 +48,7 @@ class RemoteCommand:
     """What a worker needs to run one task. Its `env` holds the task's secrets, so its repr leaves them out:
     Dask writes a failed task's arguments into its logs."""
 
-    key: str  # the Dask key, `<run>/<task>/<attempt>`
+    key: str  # `<run>/<task>/<attempt>`: how cancel and the reconciler's questions name it
     argv: tuple[str, ...]
     cwd: str | None  # relative to the revision's files
     env: Mapping[str, str] = field(repr=False)  # added to the worker's environment
@@ -52,12 +56,14 @@ class RemoteCommand:
     tree: str  # the key of the revision's files: the commit id, with a content hash when the tree was dirty
     timeout: float
     kill_grace: float
+    resources: Mapping[str, float] = field(default_factory=dict)  # held while it runs, as a Dask task's
 
 
 @dataclass
 class _Process:
     stop: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
+    closing: bool = False  # stopped because its worker is closing, not by a cancel
 
 
 _RUNNING: dict[str, _Process] = {}  # this worker's commands by task key, for `cancel` and `running`
@@ -67,32 +73,84 @@ _IN_USE: Counter[str] = Counter()  # trees with a task running in them, which pr
 TREES_KEPT = 8  # revisions whose files a worker keeps unpacked
 
 
-def run_command(command: RemoteCommand, tree: bytes) -> dict[str, Any]:
-    """Run the command to its end on this worker; what happened, as plain data (msgpack and pickle safe).
+# Commands are watched from threads of orchrecon's own, not Dask's task threads: nothing here is a Dask task.
+_THREADS = ThreadPoolExecutor(max_workers=256, thread_name_prefix="orchrecon-task")
 
-    Never raises for a failure of the task itself: Dask would log the exception with its arguments and
-    report it as its own error. `chunks` is how many output events were sent, so the reconciler knows when it
-    has all of them."""
-    from distributed import get_worker  # noqa: PLC0415 - only on a worker; this module is imported by the client too
 
-    worker = get_worker()
+ADMIT_POLL_SECONDS = 0.05  # how often a waiting task looks again: Dask's own tasks end without telling
+_ADMITTED: Counter[str] = Counter()  # "tasks", and the resources, of the commands let in (all on the worker's loop)
+
+
+async def run_remote(command: RemoteCommand, dask_worker: Any) -> dict[str, Any]:
+    """Run the command to its end on this worker (see `run_command`), watched from a thread of its own, once
+    the worker has a thread and the command's resources free: orchrecon's tasks of every reconciler and
+    Dask's own tasks share them. A cancel while it waits ends it before it starts."""
     process = _Process()
     with _RUNNING_LOCK:
+        if command.key in _RUNNING:  # one request per attempt: never a second command for the same key
+            return {**_NOTHING, "error": f"task {command.key} already runs on {dask_worker.address}"}
         _RUNNING[command.key] = process
-    output = _Output(worker, command)
     try:
+        while not process.stop.is_set() and not _has_room(dask_worker, command.resources):
+            await asyncio.sleep(ADMIT_POLL_SECONDS)
+        _ADMITTED.update({"tasks": 1, **command.resources})
         try:
-            root = _unpack(Path(worker.local_directory) / "orchrecon-trees", command.tree, tree)
-        except (OSError, tarfile.TarError) as exc:
-            return _ended(output, error=f"cannot unpack the run's files on {worker.address}: {exc}")
-        try:
-            return _run_in(root, command, process, output, worker)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(_THREADS, run_command, command, process, dask_worker)
         finally:
-            _done_with(command.tree)
+            _ADMITTED.subtract({"tasks": 1, **command.resources})
     finally:
         process.done.set()
         with _RUNNING_LOCK:
             _RUNNING.pop(command.key, None)
+
+
+def _has_room(worker: Any, needed: Mapping[str, float]) -> bool:
+    state = worker.state
+    if _ADMITTED["tasks"] + state.executing_count >= max(state.nthreads, 1):
+        return False
+    return all(state.available_resources.get(name, 0) - _ADMITTED[name] >= amount for name, amount in needed.items())
+
+
+async def worker_load(dask_worker: Any) -> dict[str, Any]:
+    """What runs here, of every client: how many tasks, for the reconcilers' placement."""
+    return {"tasks": _ADMITTED["tasks"] + dask_worker.state.executing_count + len(dask_worker.state.ready)}
+
+
+async def receive_tree(tree: str, archive: bytes, dask_worker: Any) -> None:
+    """Unpack a revision's files on this worker, unless they are there already."""
+
+    def unpack() -> None:
+        _unpack(_trees(dask_worker), tree, archive)
+        _done_with(tree)
+
+    await asyncio.get_running_loop().run_in_executor(_THREADS, unpack)
+
+
+def run_command(command: RemoteCommand, process: _Process, worker: Any) -> dict[str, Any]:
+    """Run the command to its end on `worker`; what happened, as plain data (msgpack and pickle safe).
+
+    Never raises for a failure of the task itself: Dask would log the exception with its arguments. `chunks`
+    is how many output events were sent, so the reconciler knows when it has all of them; `tail` is the
+    output that came after the last. `missingTree` (nothing was started): the revision's files are not here,
+    send them first."""
+    if process.stop.is_set():
+        return {**_NOTHING, "cancelled": True}
+    root = _in_use(_trees(worker), command.tree)
+    if root is None:
+        return {"missingTree": True}
+    try:
+        return _run_in(root, command, process, _Output(worker, command), worker)
+    finally:
+        _done_with(command.tree)
+
+
+# The answer for a command that never started.
+_NOTHING = {"returncode": None, "timedOut": False, "cancelled": False, "error": None, "chunks": 0, "tail": b""}
+
+
+def _trees(worker: Any) -> Path:
+    return Path(worker.local_directory) / "orchrecon-trees"
 
 
 def _run_in(root: Path, command: RemoteCommand, process: _Process, output: _Output, worker: Any) -> dict[str, Any]:
@@ -109,8 +167,14 @@ def _run_in(root: Path, command: RemoteCommand, process: _Process, output: _Outp
         message = f"cannot start {command.argv[0]!r}: {exc.strerror or exc}"
         output.line(f"[orchrecon] {message}")
         return _ended(output, error=message)
-    output.started(child.pid)
     timed_out = _supervise(child, process, output, command, lambda: _stopping(worker))
+    if process.closing:
+        message = (
+            f"worker {worker.address} closed while running the task (it lost its scheduler, or was told to stop);"
+            " its command was stopped"
+        )
+        output.line(f"[orchrecon] {message}")
+        return _ended(output, returncode=child.returncode, error=message)
     return _ended(
         output,
         returncode=child.returncode,
@@ -168,6 +232,7 @@ def _supervise(
             if process.stop.is_set():
                 break
             if stopping():
+                process.closing = True
                 process.stop.set()
                 break
             if time.monotonic() >= deadline:
@@ -352,6 +417,17 @@ def _replies(channel: socket.socket) -> Iterator[dict[str, Any]]:
             buffer = buffer[4 + size :]
 
 
+def _in_use(base: Path, tree: str) -> Path | None:
+    """The revision's files, marked in use until `_done_with`; None when they are not on this worker."""
+    target = base / tree
+    with _UNPACK_LOCK:
+        if not target.is_dir():
+            return None
+        _IN_USE[tree] += 1
+        os.utime(target)  # recently used
+    return target
+
+
 def _unpack(base: Path, tree: str, archive: bytes) -> Path:
     """The revision's files under `base/tree`, unpacked once per worker (under a lock, then renamed into place),
     and marked in use until `_done_with`. Beyond `TREES_KEPT`, the least recently used trees no task uses go."""
@@ -400,13 +476,14 @@ def _ended(
     cancelled: bool = False,
     error: str | None = None,
 ) -> dict[str, Any]:
-    output.close()
+    tail = output.close()
     return {
         "returncode": returncode,
         "timedOut": timed_out,
         "cancelled": cancelled,
         "error": error,
         "chunks": output.sent,
+        "tail": tail,
     }
 
 
@@ -421,9 +498,6 @@ class _Output:
         self._last = time.monotonic()
         self.sent = 0
 
-    def started(self, pid: int) -> None:
-        self._send({"key": self._key, "seq": self.sent, "started": pid})
-
     def feed(self, data: bytes) -> None:
         self._buffer += self._redactor.feed(data)
         if len(self._buffer) >= CHUNK_BYTES:
@@ -436,10 +510,11 @@ class _Output:
         if self._buffer and time.monotonic() - self._last >= FLUSH_SECONDS:
             self._flush()
 
-    def close(self) -> None:
+    def close(self) -> bytes:
+        """The output not sent yet: it goes back with the answer, which needs no wait for an event."""
         self._buffer += self._redactor.flush()
-        if self._buffer:
-            self._flush()
+        tail, self._buffer = bytes(self._buffer), bytearray()
+        return tail
 
     def _flush(self) -> None:
         data, self._buffer = bytes(self._buffer), bytearray()
