@@ -183,6 +183,32 @@ def test_cancel_kills_the_remote_process_group(ws: Workspace, cluster: Cluster) 
     assert "[orchrecon] cancelled; the process group was killed on tcp://127.0.0.1:" in log
 
 
+def test_a_task_cancelled_while_it_waits_for_room_on_a_worker_never_starts(ws: Workspace, cluster: Cluster) -> None:
+    for i in (1, 2):
+        ws.configure(f"hog/{i}", resources={"lane": 1})
+    ws.configure("ex/lane", resources={"lane": 1})
+    ws.orchestrate("hog", {"one": [task(f"hog-{i}", f"hog/{i}", gate="free") for i in (1, 2)]})
+    ws.orchestrate("daily", {"one": [task("a", "ex/lane")]})
+    ws.commit()
+    small = cluster.worker_addresses()["small"]
+    hogs = ws.start("run", "hog", *on(cluster))
+    wait_until(lambda: cluster.load()[small] == 2, timeout=30, what="the hogs on both of the small worker's threads")
+    process = ws.start("run", "daily", *on(cluster))
+    wait_until(lambda: len(ws.requested()) == 2, timeout=30, what="the daily run's request")
+    run_id = ws.requested()[1]
+    wait_until(lambda: ws.show(run_id)["status"] == "processing", timeout=30, what="the daily run to start")
+    assert ws.orchrecon("cancel", run_id).code == 0
+    # It ends while the hogs still fill the worker: the cancel stopped the wait, not the room it waited for.
+    done = ws.finish(process, timeout=30)
+    assert done.code == 1, done.out + done.err
+    assert cluster.load()[small] == 2
+    ws.release("free")
+    assert ws.finish(hogs, 60).code == 0
+    assert ws.show(run_id)["status"] == "terminated"
+    assert not any(r["type"] == "task.started" and r["run"] == run_id for r in ws.ledger())
+    assert not ws.started("a", run_id)
+
+
 def test_a_timeout_kills_the_remote_process_group(ws: Workspace, cluster: Cluster) -> None:
     ws.configure("ex/slow", parameters={"gate": "never", "grandchild": True}, timeout="1s")
     ws.orchestrate("daily", {"one": [task("slow", "ex/slow")]})
