@@ -66,6 +66,7 @@ class PostgresServer:
     bindir: Path
     folder: Path
     port: int = 0
+    durable: bool = False  # fsync on, as in production (benchmarks); the tests need no durability
     run_as: pwd.struct_passwd | None = None  # None: as ourselves
     _names: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -115,7 +116,9 @@ class PostgresServer:
         """Start on a free port, trying another one if it was taken meanwhile."""
         for attempt in range(_START_ATTEMPTS):
             self.port = _free_port()
-            options = f"-p {self.port} -k {self.folder / 'sockets'} -c listen_addresses=127.0.0.1 -c fsync=off"
+            options = f"-p {self.port} -k {self.folder / 'sockets'} -c listen_addresses=127.0.0.1"
+            if not self.durable:
+                options += " -c fsync=off"
             try:
                 self._run(["pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start"])
             except AssertionError:
@@ -184,14 +187,15 @@ def transaction_pooler(server: PostgresServer) -> Iterator[str]:
         process.wait()
 
 
-def start_server() -> PostgresServer | None:
+def start_server(*, durable: bool = False) -> PostgresServer | None:
     """A started server in a new temporary folder (outside pytest's, which `nobody` cannot enter), or None when
     this machine has no PostgreSQL server binaries. Call `stop_server` when done."""
     bindir = find_binaries()
     if bindir is None:
         return None
     run_as = pwd.getpwnam("nobody") if os.geteuid() == 0 else None
-    server = PostgresServer(bindir=bindir, folder=Path(tempfile.mkdtemp(prefix="orchrecon-pg-")), run_as=run_as)
+    folder = Path(tempfile.mkdtemp(prefix="orchrecon-pg-"))
+    server = PostgresServer(bindir=bindir, folder=folder, run_as=run_as, durable=durable)
     try:
         server.init()
         server.start()
