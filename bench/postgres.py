@@ -2,14 +2,15 @@
 
 The PostgreSQL state backend against the state directory, side by side (issue 14).
 
-Measured now: the append latency of one record and of a group of ten, side by side (the issue sets no target
-for it): on the JSONL ledger as the runner appends (written, synced later in a batch) and synced at once, and
-on the ledger table (a PostgreSQL server started here from Debian's binaries, fsync on, as in production;
-durable when its one transaction per append commits). Not measured yet: W2 (200 tasks of `true`, 8 at once) and
-`runs --limit 20` on 1,000,000 records per backend, since commands do not take `--state postgresql://…`
-until the store port lands; the script says so next to those targets instead of printing a figure.
+Measured now: the append latency of one record and of a group of ten (the issue sets no target for it): on
+the JSONL ledger as the runner appends (written, synced later in a batch) and synced at once, and on the
+ledger table (a PostgreSQL server started here from Debian's binaries, fsync on, as in production; durable when
+its one transaction per append commits). Not measured yet: W2 (200 tasks of `true`, 8 at once) and
+`runs --limit 20` on 1,000,000 records per backend, since commands do not take `--state postgresql://…` until
+the store port lands; the script says so next to those targets instead of printing a figure.
 
-Exit 0 when measured, 2 on usage errors, 3 when this machine has no PostgreSQL server binaries.
+Exit 0 when measured, 2 on usage errors, 3 when this machine has no PostgreSQL server binaries or they fail
+to start one.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from orchrecon.store.ledger import Ledger
 from orchrecon.store.postgresql.database import Database
 from orchrecon.store.postgresql.ledger import TableLedger
 from orchrecon.store.postgresql.schema import migrate
-from tests.pgserver import start_server, stop_server
+from tests.pgserver import NOT_FOUND, start_server, stop_server
 
 
 def latencies(append: Callable[[int], object], count: int) -> list[float]:
@@ -53,9 +54,13 @@ def main() -> int:
     args = parser.parse_args()
     if args.appends < 10:
         parser.error("--appends must be at least 10")
-    server = start_server(durable=True)
+    try:
+        server = start_server(durable=True)
+    except AssertionError as exc:  # initdb or pg_ctl failed: pgserver's message names which, with the log's tail
+        print(f"cannot start PostgreSQL: {exc}", file=sys.stderr)
+        return 3
     if server is None:
-        print("PostgreSQL server binaries not found: install Debian's postgresql package", file=sys.stderr)
+        print(NOT_FOUND, file=sys.stderr)
         return 3
     clock = SystemClock()
     group = [{"type": "table.updated", "table": f"t{i}"} for i in range(10)]

@@ -3,8 +3,8 @@ loopback port.
 
 The server runs as the user running the tests, or as `nobody` when that is root (initdb refuses to run as
 root): the subprocesses are started with that user's ids and the folder is handed to it. The cluster trusts
-every local connection (`--auth=trust`) and runs with `fsync=off`: it holds throwaway test databases, and
-commit order and visibility, which the tests check, do not depend on fsync.
+every local connection (`--auth=trust`) and runs with `fsync=off` unless `durable` (benchmarks): it holds
+throwaway test databases, and commit order and visibility, which the tests check, do not depend on fsync.
 """
 
 from __future__ import annotations
