@@ -17,7 +17,9 @@ from orchrecon.executors.command import CommandExecutor
 from orchrecon.runs.state import RunView
 from orchrecon.store import state as state_dir
 from orchrecon.store.apitokens import ApiTokenStore
+from orchrecon.store.backends import open_backend
 from orchrecon.store.ledger import Ledger
+from orchrecon.store.ports import LedgerPort, LockSpace
 from orchrecon.store.records import SHOWN, Damage, LedgerDamagedError, notice
 from orchrecon.store.runstore import RunStore
 from orchrecon.store.state import StateDir
@@ -29,7 +31,8 @@ class App:
     repo: Path  # the repository's working tree; without one, the state directory's `source/`
     state: StateDir
     clock: Clock
-    ledger: Ledger
+    ledger: LedgerPort
+    locks: LockSpace
     store: RunStore
     tokens: TokenStore
     api_tokens: ApiTokenStore  # reads nothing until used
@@ -53,6 +56,7 @@ class App:
             executors["command"] = DaskExecutor(self.dask_scheduler)
         return Runner(
             ledger=self.ledger,
+            locks=self.locks,
             store=self.store,
             state=self.state,
             clock=self.clock,
@@ -125,7 +129,8 @@ def open_app(
     must_exist = (read_only and directory.named_by is not None) or (root is None and repo is not None)
     directory = directory.existing() if must_exist else directory.ensure()
     clock = clock or SystemClock()
-    ledger = Ledger(directory.ledger, clock)
+    backend = open_backend(directory, clock, environ)
+    ledger = backend.ledger
 
     def refuse(damage: list[Damage]) -> None:
         raise LedgerDamagedError(damage, directory.ledger)
@@ -133,12 +138,13 @@ def open_app(
     def warn(damage: list[Damage]) -> None:
         print(f"orchrecon: warning: {notice(damage, directory.ledger, SHOWN)}", file=sys.stderr)
 
-    store = RunStore(ledger, directory.index, on_damage=warn if read_only else refuse)
+    store = RunStore(ledger, backend.index, on_damage=warn if read_only else refuse)
     app = App(
         repo=root or directory.source,
         state=directory,
         clock=clock,
         ledger=ledger,
+        locks=backend.locks,
         store=store,
         tokens=TokenStore(directory.secrets),
         api_tokens=ApiTokenStore(directory.secrets, clock),
@@ -146,7 +152,7 @@ def open_app(
         working_tree=root is not None,
         dask_scheduler=cluster_address(dask_scheduler, environ),
     )
-    recover(store, ledger, directory)  # its first query refreshes the index: known damage shows there
+    recover(store, ledger, backend.locks)  # its first query refreshes the index: known damage shows there
     return app
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ from orchrecon.commands import (
     validate,
 )
 from orchrecon.errors import OrchreconError, crash_log, printable, user_error
+from orchrecon.store.backends import STATE_URL_VAR
 
 COMMANDS = (
     validate,
@@ -66,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the state directory (default: $ORCHRECON_STATE_DIR or REPO/.orchrecon)",
     )
+    parser.add_argument(
+        "--state",
+        dest="state_url",
+        metavar="URL",
+        default=None,
+        help=f"a PostgreSQL state database for the ledger and locks, postgresql://… (default: ${STATE_URL_VAR})",
+    )
     # Accept the global options after the command too; SUPPRESS keeps the top-level value when absent.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-C", "--repo", type=Path, default=argparse.SUPPRESS, help="the orchestration repository")
@@ -79,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 invalid or failed, 2 usage or not found)."""
     args = build_parser().parse_args(argv)
+    if args.state_url is not None:
+        # Every command finds its backend in the environment (store.backends), as tasks calling orchrecon do.
+        os.environ[STATE_URL_VAR] = args.state_url
     try:
         code: int = args.handler(args)
     except KeyboardInterrupt:

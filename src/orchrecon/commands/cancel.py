@@ -46,7 +46,7 @@ def run(*, repo: Path, state_dir: Path | None, run_id: str, wait: str, out: Text
     app.ledger.sync()
     deadline = time.monotonic() + patience
     while time.monotonic() < deadline:
-        recover(app.store, app.ledger, app.state)  # its process may have died meanwhile
+        recover(app.store, app.ledger, app.locks)  # its process may have died meanwhile
         view = app.run_view(run_id)
         if view.status.finished:
             out.write(f"run {run_id} {view.status.value}\n")

@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, TextIO
 
 from orchrecon.commands import Subparsers
 from orchrecon.errors import OrchreconError, UsageError
+from orchrecon.store.backends import SCHEMES, STATE_URL_VAR
 
 if TYPE_CHECKING:
     from orchrecon.store.postgresql.database import Database
 
-STATE_URL_VAR = "ORCHRECON_STATE_URL"
-_SCHEMES = ("postgresql://", "postgres://")
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
@@ -62,7 +61,7 @@ def state_database(option: str | None, environ: Mapping[str, str]) -> Database:
     url = option if option is not None else environ.get(STATE_URL_VAR, "")
     if not url:
         raise UsageError(f"name the state database: --state postgresql://USER@HOST/DB or {STATE_URL_VAR}")
-    if not url.startswith(_SCHEMES):
+    if not url.startswith(SCHEMES):
         raise UsageError("--state must be a postgresql:// URL (the state directory is --state-dir)")
     try:
         from orchrecon.store.postgresql.database import Database  # noqa: PLC0415

@@ -142,7 +142,7 @@ class _Follower:
             if ended:
                 break
             if time.monotonic() >= next_recover:
-                recover(self._app.store, self._app.ledger, self._app.state)  # its process may have died
+                recover(self._app.store, self._app.ledger, self._app.locks)  # its process may have died
                 next_recover = time.monotonic() + RECOVER_SECONDS
             time.sleep(POLL_SECONDS)
         for source in self._sources.values():

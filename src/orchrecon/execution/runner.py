@@ -31,8 +31,8 @@ from orchrecon.runs import state as runstate
 from orchrecon.runs.definition import RunDefinition, phases_field
 from orchrecon.runs.state import RunStatus, RunView, StepStatus
 from orchrecon.store import endnotes
-from orchrecon.store.ledger import Ledger, Position, Record
-from orchrecon.store.locks import FileLock, config_lock, holder_of, orchestration_lock, run_lock
+from orchrecon.store.ledger import Position, Record
+from orchrecon.store.ports import LedgerPort, Lock, LockSpace
 from orchrecon.store.runstore import RunStore, RunSummary
 from orchrecon.store.state import StateDir
 from orchrecon.store.tokens import TokenStore
@@ -65,7 +65,8 @@ class Runner:
     def __init__(
         self,
         *,
-        ledger: Ledger,
+        ledger: LedgerPort,
+        locks: LockSpace,
         store: RunStore,
         state: StateDir,
         clock: Clock,
@@ -77,6 +78,7 @@ class Runner:
         observer: Observer | None = None,
     ) -> None:
         self._ledger = ledger
+        self._locks = locks
         self._store = store
         self._state = state
         self._clock = clock
@@ -88,12 +90,12 @@ class Runner:
         self._limit = max_parallel_jobs
         self._shrinking: set[asyncio.Task[object]] = set()  # slots taken out of use by `resize`
         self._observer = observer
-        self._owned: dict[str, FileLock] = {}
+        self._owned: dict[str, Lock] = {}
         self._requests: dict[str, tuple[Record, Position]] = {}
         self._active: dict[str, _Active] = {}
         self._pending_cancels: dict[str, str] = {}  # requested here, cancelled before `execute` began
         self._stop_reason: str | None = None  # set by `cancel_all`: nothing starts any more
-        self._config_locks: dict[str, FileLock] = {}  # kept open: one open(2) per configuration, not per task
+        self._config_locks: dict[str, Lock] = {}  # kept open: one open(2) per configuration, not per task
         # One reader follows the ledger for cancel requests of every run executing here: a reader per run
         # would decode every record once per run (with 200 runs waiting, most of the loop's time).
         self._watched: dict[str, _Active] = {}
@@ -118,12 +120,12 @@ class Runner:
         """Record a new run as requested (durably) and own it; `execute` then runs it. `cause` says what
         started it beyond `trigger` and `by` (the schedule and slot, the trigger's tables, the API token)."""
         run_id = self._new_id()
-        lock = run_lock(self._state.locks, run_id)
+        lock = self._locks.run(run_id)
         # Taken before the record exists, so recovery never mistakes it for an orphan; held already, the
         # id is another run's (two requests in one second drew the same random part): draw again.
         while not lock.try_acquire():
             run_id = self._new_id()
-            lock = run_lock(self._state.locks, run_id)
+            lock = self._locks.run(run_id)
         try:
             endnotes.reserve(lock.path)  # a run whose end could go unexplained is not started
             [record], position = self._ledger.append_at(
@@ -246,7 +248,7 @@ class Runner:
         if cancelled or pending is not None:
             self.cancel(run_id, pending or "cancelled")
         self._watch_cancel_requests(active, position)
-        lock = orchestration_lock(self._state.locks, active.view.orchestration)
+        lock = self._locks.orchestration(active.view.orchestration)
         try:
             try:
                 await self._execute_active(active, lock)
@@ -271,7 +273,7 @@ class Runner:
                 if owned is not None:
                     owned.release(remove=active.view.status.finished)  # else its note waits for recovery
 
-    async def _execute_active(self, active: _Active, lock: FileLock) -> None:
+    async def _execute_active(self, active: _Active, lock: Lock) -> None:
         if not await self._wait_turn(active, lock):
             self._finish(active, RunStatus.CANCELLED, active.reason)
             return
@@ -338,7 +340,7 @@ class Runner:
         if owned is not None:
             endnotes.leave(owned.path, fields)
 
-    async def _wait_turn(self, active: _Active, lock: FileLock) -> bool:
+    async def _wait_turn(self, active: _Active, lock: Lock) -> bool:
         """Wait until this run holds its orchestration's lock and no earlier request is still pending."""
         view = active.view
         queue = self._queues.setdefault(view.orchestration, [])
@@ -352,7 +354,7 @@ class Runner:
             else:
                 del self._queues[view.orchestration]
 
-    async def _wait_in(self, active: _Active, queue: list[_Active], lock: FileLock) -> bool:
+    async def _wait_in(self, active: _Active, queue: list[_Active], lock: Lock) -> bool:
         view = active.view
         loop = asyncio.get_running_loop()
         next_look = 0.0
@@ -374,7 +376,7 @@ class Runner:
                 if not earlier:
                     return True
                 lock.release()
-                recover(self._store, self._ledger, self._state)  # an earlier run's process may have died
+                recover(self._store, self._ledger, self._locks)  # an earlier run's process may have died
                 self._say_waiting(active, earlier)
             else:
                 tell()
@@ -457,7 +459,7 @@ class Runner:
         config = definition.configurations[task.config]
         lock = self._config_locks.get(task.config)
         if lock is None:
-            lock = self._config_locks[task.config] = config_lock(self._state.locks, task.config, keep_open=True)
+            lock = self._config_locks[task.config] = self._locks.config(task.config, keep_open=True)
         holder = {"run": view.id, "orchestration": view.orchestration, "task": task.name}
         if not await lock.acquire(stop=failed.is_set, holder=holder, busy=self._lock_watcher(view, task, lock)):
             self._not_started(view, phase, task)
@@ -535,7 +537,7 @@ class Runner:
         finally:
             lock.release()
 
-    def _lock_watcher(self, view: RunView, task: Task, lock: FileLock) -> Callable[[], None] | None:
+    def _lock_watcher(self, view: RunView, task: Task, lock: Lock) -> Callable[[], None] | None:
         """What a task waiting for its configuration's lock calls: tells the observer who holds it, when that
         is known and whenever it changes."""
         if self._observer is None:
@@ -543,7 +545,7 @@ class Runner:
         told: list[dict[str, Any]] = []  # the holder last told about
 
         def busy() -> None:
-            holder = holder_of(lock.path)
+            holder = self._locks.holder(lock)
             if holder is None or told == [holder]:
                 return
             told[:] = [holder]
@@ -635,7 +637,7 @@ async def _outcome(work: asyncio.Task[RunStatus]) -> RunStatus | None:
         raise
 
 
-def recover(store: RunStore, ledger: Ledger, state: StateDir) -> list[str]:
+def recover(store: RunStore, ledger: LedgerPort, locks: LockSpace) -> list[str]:
     """Record runs whose owning process died as ended: terminated if they had started, cancelled if
     not. A run's owner holds its run lock until the run is recorded finished, so a lock we can take
     belongs to a dead process. While the ledger has damaged lines it records nothing: a run whose
@@ -648,7 +650,7 @@ def recover(store: RunStore, ledger: Ledger, state: StateDir) -> list[str]:
     for summary in store.unfinished():
         if store.damage:
             break
-        lock = run_lock(state.locks, summary.id)
+        lock = locks.run(summary.id)
         try:
             if not lock.try_acquire():
                 continue

@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from orchrecon.store.ledger import Ledger, Position, Record
+from orchrecon.store.ledger import Position, Record
+from orchrecon.store.ports import LedgerPort
 
 SENDING = "notification.sending"
 SENT = "notification.sent"
@@ -22,7 +23,9 @@ class Claims:
     `since` must come before any record with the keys asked about (the run's request, say): every record
     after it is looked at once, under the ledger's lock, when a key is claimed."""
 
-    def __init__(self, ledger: Ledger, since: Position, *, known: Mapping[str, Collection[str]] | None = None) -> None:
+    def __init__(
+        self, ledger: LedgerPort, since: Position, *, known: Mapping[str, Collection[str]] | None = None
+    ) -> None:
         self._ledger = ledger
         self._since = since
         self._kinds: dict[str, set[str]] = {k: set(v) for k, v in (known or {}).items()}  # key -> record types

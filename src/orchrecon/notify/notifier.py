@@ -30,7 +30,8 @@ from orchrecon.runs import state as runstate
 from orchrecon.runs.definition import RunDefinition
 from orchrecon.runs.notifications import Channel, Delivery, PastRun, webhook_origin
 from orchrecon.runs.state import RunView
-from orchrecon.store.ledger import Ledger, Record
+from orchrecon.store.ledger import Record
+from orchrecon.store.ports import LedgerPort
 from orchrecon.store.runstore import RunStore
 
 Log = Callable[[str, Mapping[str, object]], None]
@@ -62,7 +63,7 @@ class Notifier:
     def __init__(
         self,
         *,
-        ledger: Ledger,
+        ledger: LedgerPort,
         store: RunStore,
         clock: Clock,
         environ: Mapping[str, str],

@@ -45,7 +45,6 @@ from orchrecon.scheduling.slots import (
 )
 from orchrecon.scheduling.triggers import TriggerState, TriggerView, Verdict, evaluate, trigger_key, trigger_record
 from orchrecon.store.ledger import Record
-from orchrecon.store.locks import reconciler_lock
 
 LEDGER_POLL_SECONDS = 0.2  # how soon a table update reported by another process is decided
 PUBLISH_SECONDS = 0.5  # how late a run's records may show in status files and reports, at most
@@ -88,7 +87,7 @@ class Reconciler:
         self._dirty: set[str] = set()  # orchestrations whose status must be written again
         self._all_dirty = True
         self._publisher = Publisher(app)
-        self._lock = reconciler_lock(app.state.locks)
+        self._lock = app.locks.reconciler()
         self._wake = asyncio.Event()
         self._stopping = False
         self._stop_reason = ""
@@ -107,7 +106,7 @@ class Reconciler:
         """Become the state directory's one reconciler; AlreadyRunningError if another one is."""
         if not self._lock.try_acquire():
             raise AlreadyRunningError(f"another reconciler holds {self._app.state.root}")
-        recover(self._app.store, self._app.ledger, self._app.state)
+        recover(self._app.store, self._app.ledger, self._app.locks)
         store = self._app.store
         self._updates = {t: parse_time(at) for t, (at, _) in store.table_updates().items()}
         self._starts = {o: parse_time(at) for o, at in store.last_run_starts().items()}

@@ -15,17 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import json
 import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from orchrecon.clock import Clock, format_time
-from orchrecon.errors import storage_error, writing
+from orchrecon.clock import Clock, format_time, parse_time
+from orchrecon.errors import shown, storage_error, writing
 from orchrecon.store.records import Damage, LedgerDamagedError, Record, decode, encode, segment_name
 
 __all__ = ["VERSION", "Ledger", "Position", "Record", "encode", "fsync_folder", "segment_name"]
@@ -64,6 +66,10 @@ class Ledger:
     @property
     def directory(self) -> Path:
         return self._dir
+
+    @property
+    def shown(self) -> str:
+        return shown(self._dir)
 
     # -- writing -----------------------------------------------------------------------------------
 
@@ -306,6 +312,51 @@ class Ledger:
             return Position()
         path = self._dir / segment_name(numbers[-1])
         return Position(numbers[-1], _complete_end(path, path.stat().st_size))
+
+    def since(self, time: datetime) -> Position:
+        """The start of the newest segment whose first record is no newer than `time` (else the beginning)."""
+        for number in reversed(self.segments()):
+            first = self._first_time(number)
+            if first is not None and first <= time:
+                return Position(number, 0)
+        return Position()
+
+    def _first_time(self, number: int) -> datetime | None:
+        try:
+            with (self._dir / segment_name(number)).open("rb") as f:
+                line = f.readline()
+            return parse_time(json.loads(line)["time"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def mark(self) -> tuple[int, ...] | None:
+        """Where the ledger ends, cheaply (one listdir, one stat); None when it cannot be told."""
+        numbers = self.segments()
+        if not numbers:
+            return (0,)
+        try:
+            found = (self._dir / segment_name(numbers[-1])).stat()
+        except OSError:
+            return None
+        return (len(numbers), numbers[-1], found.st_ino, found.st_size, found.st_mtime_ns)
+
+    def lines(self, spans: Sequence[tuple[int, int, int]]) -> list[bytes] | None:
+        """The bytes at each (segment, start, end); None when a segment is gone."""
+        handles: dict[int, BinaryIO] = {}
+        found = []
+        try:
+            for segment, start, end in spans:
+                if segment not in handles:
+                    handles[segment] = (self._dir / segment_name(segment)).open("rb")
+                f = handles[segment]
+                f.seek(start)
+                found.append(f.read(end - start))
+        except FileNotFoundError:
+            return None
+        finally:
+            for f in handles.values():
+                f.close()
+        return found
 
 
 def _complete_end(path: Path, size: int) -> int:

@@ -13,9 +13,12 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchrecon.errors import writing
+
+if TYPE_CHECKING:
+    from orchrecon.store.ports import Lock
 
 POLL_SECONDS = 0.02
 
@@ -129,3 +132,25 @@ def reconciler_lock(locks: Path) -> FileLock:
 def run_lock(locks: Path, run_id: str) -> FileLock:
     """Held by the process that owns a run from before it is requested until it is recorded finished."""
     return FileLock(locks / f"run.{run_id}.lock")
+
+
+class FileLocks:
+    """The state directory's locks: files under `locks/`."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def orchestration(self, name: str) -> FileLock:
+        return orchestration_lock(self.folder, name)
+
+    def config(self, ref: str, *, keep_open: bool = False) -> FileLock:
+        return config_lock(self.folder, ref, keep_open=keep_open)
+
+    def reconciler(self) -> FileLock:
+        return reconciler_lock(self.folder)
+
+    def run(self, run_id: str) -> FileLock:
+        return run_lock(self.folder, run_id)
+
+    def holder(self, lock: Lock) -> dict[str, Any] | None:
+        return holder_of(lock.path)

@@ -25,7 +25,8 @@ from orchrecon.errors import StorageError
 from orchrecon.runs import state as runstate
 from orchrecon.runs.state import RunView
 from orchrecon.store import faults
-from orchrecon.store.ledger import Ledger, Position, Record, segment_name
+from orchrecon.store.ledger import Position, Record
+from orchrecon.store.ports import LedgerPort
 from orchrecon.store.records import Damage, decode
 
 SCHEMA_VERSION = "6"
@@ -82,7 +83,9 @@ FEW_NAMES = 500  # up to this many orchestrations are looked up by name, not by 
 
 
 class RunStore:
-    def __init__(self, ledger: Ledger, index: Path, *, on_damage: Callable[[list[Damage]], None] | None = None) -> None:
+    def __init__(
+        self, ledger: LedgerPort, index: Path, *, on_damage: Callable[[list[Damage]], None] | None = None
+    ) -> None:
         """`on_damage` is told once, when this process first learns that the ledger has damaged lines."""
         self._ledger = ledger
         self._index = index
@@ -131,23 +134,15 @@ class RunStore:
             rows = db.execute(
                 "SELECT segment, start, end FROM records WHERE run = ? ORDER BY segment, start", (run_id,)
             ).fetchall()
-        handles: dict[int, Any] = {}
-        found = []
-        try:
-            for segment, start, end in rows:
-                if segment not in handles:
-                    handles[segment] = (self._ledger.directory / segment_name(segment)).open("rb")
-                f = handles[segment]
-                f.seek(start)
-                record = decode(f.read(end - start))
-                if not isinstance(record, dict) or record.get("run") != run_id:
-                    return None
-                found.append(record)
-        except FileNotFoundError:
+        lines = self._ledger.lines(rows)
+        if lines is None:
             return None
-        finally:
-            for f in handles.values():
-                f.close()
+        found = []
+        for line in lines:
+            record = decode(line)
+            if not isinstance(record, dict) or record.get("run") != run_id:
+                return None
+            found.append(record)
         return found
 
     def ids_starting_with(self, prefix: str, limit: int) -> list[str]:
@@ -317,7 +312,7 @@ class RunStore:
             return
         if self._memory is None:
             try:
-                mark = self._ledger_mark()
+                mark = self._ledger.mark()
                 if mark is None or mark != self._caught_up or not self._same_index():
                     self._refresh_file()
                     self._caught_up = mark
@@ -407,17 +402,6 @@ class RunStore:
             self._local.db = None
             db.close()
 
-    def _ledger_mark(self) -> tuple[int, ...] | None:
-        """Where the ledger ends, cheaply (one listdir, one stat); None when it cannot be told."""
-        numbers = self._ledger.segments()
-        if not numbers:
-            return (0,)
-        try:
-            found = (self._ledger.directory / segment_name(numbers[-1])).stat()
-        except OSError:
-            return None
-        return (len(numbers), numbers[-1], found.st_ino, found.st_size, found.st_mtime_ns)
-
     def _catch_up(self) -> None:
         if self._memory is None:
             self._index.parent.mkdir(parents=True, exist_ok=True)
@@ -448,15 +432,11 @@ class RunStore:
         """The index describes this ledger: the line it ends at is still there, byte for byte."""
         if "segment" not in meta:
             return True
-        path = self._ledger.directory / segment_name(int(meta["segment"]))
-        start, end = int(meta["start"]), int(meta["offset"])
         try:
-            with path.open("rb") as f:
-                f.seek(start)
-                line = f.read(end - start)
+            lines = self._ledger.lines([(int(meta["segment"]), int(meta["start"]), int(meta["offset"]))])
         except OSError:
             return False
-        return _digest(line) == meta.get("hash")
+        return lines is not None and _digest(lines[0]) == meta.get("hash")
 
     def _fold_into(self, db: sqlite3.Connection, meta: dict[str, str]) -> None:
         position = Position(int(meta["segment"]), int(meta["offset"])) if "segment" in meta else Position()
@@ -516,10 +496,7 @@ class RunStore:
             "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [tuple(s) for s in summaries.values()]
         )
         if last is not None:
-            path = self._ledger.directory / segment_name(last.segment)
-            with path.open("rb") as f:
-                f.seek(last.offset)
-                line = f.read(previous.offset - last.offset)
+            [line] = self._ledger.lines([(last.segment, last.offset, previous.offset)]) or [b""]
             checkpoint = [
                 ("segment", str(previous.segment)),
                 ("offset", str(previous.offset)),

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from orchrecon.errors import OrchreconError
+from orchrecon.errors import OrchreconError, StorageError
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -35,9 +35,15 @@ _QUOTED = re.compile(r'"[^"]*"')
 _ELIDED = '"…"'
 
 
-class DatabaseError(OrchreconError):
+class DatabaseError(StorageError):
     """The state database could not be reached, or refused a statement; the message names it without its
-    password."""
+    password. A `StorageError`, as a full disk is for the state directory: a run whose records it refuses ends
+    with it as the reason."""
+
+    def __init__(self, message: str) -> None:
+        OrchreconError.__init__(self, message)  # one line already: no action, path and cause to join
+        self.action, self.path, self.cause = "", "", message
+        self.reason = message
 
 
 class Database:

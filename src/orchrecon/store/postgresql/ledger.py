@@ -23,7 +23,7 @@ import psycopg
 from orchrecon.clock import Clock, format_time
 from orchrecon.errors import OrchreconError
 from orchrecon.store.ledger import VERSION
-from orchrecon.store.postgresql.database import Connection, Database
+from orchrecon.store.postgresql.database import Connection, Database, DatabaseError
 from orchrecon.store.records import Record
 
 CHANNEL = "orchrecon_ledger"  # NOTIFY's payload is the last seq appended
@@ -35,6 +35,8 @@ _INSERT = (
     f" SELECT pg_notify('{CHANNEL}', max(seq)::text) FROM added"
 )
 _READ = "SELECT record FROM orchrecon.ledger WHERE seq > %s ORDER BY seq LIMIT %s"
+_AT = "SELECT seq, record FROM orchrecon.ledger WHERE seq = ANY(%s)"
+_TIME = "SELECT record->>'time' FROM orchrecon.ledger WHERE seq = %s"
 _READ_ALL = "SELECT record FROM orchrecon.ledger WHERE seq > %s ORDER BY seq"
 
 _FOLLOWING = "cannot follow the ledger in"
@@ -42,7 +44,7 @@ _FOLLOWING = "cannot follow the ledger in"
 Decide = Callable[[list[Record]], Sequence[Mapping[str, Any]]]
 
 
-class FencedError(OrchreconError):
+class FencedError(DatabaseError):
     """A guarded append by a reconciler whose leadership epoch is no longer the database's: another one leads
     now. Nothing was appended; the caller stops dispatching and steps down."""
 
@@ -135,6 +137,24 @@ class TableLedger:
             if len(batch) < READ_BATCH:
                 return
             after_seq = batch[-1]["seq"]
+
+    def at(self, seqs: Sequence[int]) -> dict[int, Record]:
+        """The records with these seqs (those that exist), by seq."""
+        with self._mutex:
+            try:
+                rows = self._connection().execute(_AT, (list(seqs),)).fetchall()
+            except psycopg.Error as exc:
+                raise self._failed("cannot read the ledger in", exc) from None
+        return {int(seq): record for seq, record in rows}
+
+    def time_of(self, seq: int) -> str | None:
+        """The `time` of the record `seq` (None: no such record)."""
+        with self._mutex:
+            try:
+                row = self._connection().execute(_TIME, (seq,)).fetchone()
+            except psycopg.Error as exc:
+                raise self._failed("cannot read the ledger in", exc) from None
+        return None if row is None else str(row[0])
 
     def last_seq(self) -> int:
         """The seq of the last committed record (0: none)."""

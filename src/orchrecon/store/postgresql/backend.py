@@ -1,0 +1,206 @@
+"""The state database behind the store's ports (`ports.LedgerPort`, `ports.LockSpace`): what every command uses
+when ORCHRECON_STATE_URL (or `--state`) names a database.
+
+A position is `Position(0, seq)`. Reads and index catch-ups see only committed records, in seq order, with no
+gaps (see `ledger`). The index of runs stays a local SQLite file folded from the table, as it is from the JSONL
+ledger: a cache, checked against the record it ends at. Locks are session advisory locks (see `locks`); each
+also has a local file, for the note a run leaves when the database refuses its end (see `endnotes`). Taking the
+reconciler lock takes the leadership: from then on every append of this process is guarded by the epoch, so
+once another reconciler leads, this one's next append raises `FencedError` and records nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from orchrecon.clock import Clock, format_time
+from orchrecon.errors import writing
+from orchrecon.store.ledger import Position
+from orchrecon.store.postgresql.database import Database
+from orchrecon.store.postgresql.ledger import Decide, TableLedger
+from orchrecon.store.postgresql.locks import LEADERSHIP, AdvisoryLocks
+from orchrecon.store.postgresql.schema import check
+from orchrecon.store.records import Damage, Record, encode
+
+POLL_SECONDS = 0.02
+
+
+class DatabaseLedger:
+    """The table ledger as a `LedgerPort`. `epoch`, once set (by taking the leadership), guards every append."""
+
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self.table = TableLedger(database, clock)
+        self._database = database
+        self.epoch: int | None = None
+
+    @property
+    def shown(self) -> str:
+        return self._database.shown
+
+    def append(self, records: Sequence[Mapping[str, Any]]) -> list[Record]:
+        if not records:
+            return []
+        epoch = self.epoch
+        return self.table.append(records) if epoch is None else self.table.append_guarded(records, epoch)
+
+    def append_at(self, records: Sequence[Mapping[str, Any]]) -> tuple[list[Record], Position]:
+        written = self.append(records)
+        return written, Position(0, written[-1]["seq"]) if written else self.end()
+
+    def append_guarded(self, since: Position, decide: Decide) -> tuple[list[Record], Position]:
+        written, last = self.table.append_decided(since.offset, decide, epoch=self.epoch)
+        return written, Position(0, last)
+
+    def append_one(self, type_: str, **fields: Any) -> Record:
+        return self.append([{"type": type_, **fields}])[0]
+
+    def sync(self) -> None:
+        """Nothing to do: an append is durable when its transaction commits."""
+
+    async def sync_async(self) -> None:
+        """Nothing to do (see `sync`)."""
+
+    def read(
+        self,
+        start: Position | None = None,
+        *,
+        after_seq: int | None = None,
+        on_damage: Callable[[Damage], None] | None = None,
+    ) -> Iterator[tuple[Position, Record]]:
+        after = max(start.offset if start else 0, after_seq or 0)
+        for record in self.table.read(after):
+            yield Position(0, record["seq"]), record
+
+    def end(self) -> Position:
+        return Position(0, self.table.last_seq())
+
+    def since(self, time: datetime) -> Position:
+        """Just before the last record no newer than `time`, found by bisecting the seqs (times only grow along
+        them: each append takes its time under the head row's lock)."""
+        wanted = format_time(time)
+        low, high = 0, self.table.last_seq()  # the answer's seq lies in [low, high]
+        while low < high:
+            middle = (low + high + 1) // 2
+            found = self.table.time_of(middle)
+            if found is not None and found <= wanted:
+                low = middle
+            else:
+                high = middle - 1
+        return Position(0, max(low - 1, 0))
+
+    def mark(self) -> tuple[int, ...] | None:
+        return (self.table.last_seq(),)
+
+    def lines(self, spans: Sequence[tuple[int, int, int]]) -> list[bytes] | None:
+        found = self.table.at([end for _, _, end in spans])
+        if any(end not in found for _, _, end in spans):
+            return None
+        return [encode(found[end]) for _, _, end in spans]
+
+    def close(self) -> None:
+        self.table.close()
+
+
+class AdvisoryLock:
+    """One named advisory lock as a `ports.Lock`."""
+
+    def __init__(self, space: AdvisoryLockSpace, name: str, path: Path, *, note: bool = False) -> None:
+        self._space = space
+        self.name = name
+        self.path = path
+        self._note = note  # a run's lock: its local file holds the run's end if the database refuses it
+
+    @property
+    def held(self) -> bool:
+        return self.name in self._space.locks.held
+
+    def try_acquire(self, holder: Mapping[str, Any] | None = None) -> bool:
+        if not self._space.locks.try_acquire(self.name):
+            return False
+        if self._note:
+            with writing("cannot open", self.path):
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.path.touch()
+        return True
+
+    async def acquire(
+        self,
+        *,
+        stop: Callable[[], bool] = lambda: False,
+        holder: Mapping[str, Any] | None = None,
+        busy: Callable[[], None] | None = None,
+    ) -> bool:
+        while not self.try_acquire(holder):
+            if stop():
+                return False
+            if busy is not None:
+                busy()
+            await asyncio.sleep(POLL_SECONDS)
+        return True
+
+    def release(self, *, remove: bool = False) -> None:
+        if not self.held:
+            return
+        if remove and self._note:
+            self.path.unlink(missing_ok=True)  # while still held, as with flock
+        self._space.locks.release(self.name)
+
+
+class LeadershipLock(AdvisoryLock):
+    """The reconciler lock: taking it increments the epoch, which then guards this process's appends."""
+
+    def try_acquire(self, holder: Mapping[str, Any] | None = None) -> bool:
+        epoch = self._space.locks.take_leadership()
+        if epoch is None:
+            return False
+        self._space.ledger.epoch = epoch
+        return True
+
+    def release(self, *, remove: bool = False) -> None:
+        self._space.ledger.epoch = None
+        self._space.locks.release(self.name)
+
+
+class AdvisoryLockSpace:
+    """The state database's locks (`ports.LockSpace`); `folder` is the local state directory's `locks/`."""
+
+    def __init__(self, database: Database, ledger: DatabaseLedger, folder: Path) -> None:
+        self.locks = AdvisoryLocks(database)
+        self.ledger = ledger
+        self._folder = folder
+
+    def orchestration(self, name: str) -> AdvisoryLock:
+        return AdvisoryLock(self, f"orchestration.{name}", self._folder / f"orchestration.{name}.lock")
+
+    def config(self, ref: str, *, keep_open: bool = False) -> AdvisoryLock:
+        return AdvisoryLock(self, f"config.{ref}", self._folder / f"config.{ref.replace('/', '.')}.lock")
+
+    def reconciler(self) -> AdvisoryLock:
+        return LeadershipLock(self, LEADERSHIP, self._folder / "reconciler.lock")
+
+    def run(self, run_id: str) -> AdvisoryLock:
+        return AdvisoryLock(self, f"run.{run_id}", self._folder / f"run.{run_id}.lock", note=True)
+
+    def holder(self, lock: object) -> dict[str, Any] | None:
+        return None  # not recorded in the database yet: people see that the task waits, not for whom
+
+    def close(self) -> None:
+        self.locks.close()
+
+
+def open_database(url: str, clock: Clock, folder: Path) -> tuple[DatabaseLedger, AdvisoryLockSpace]:
+    """The ledger and locks of the database at `url` (checked: its schema must be this orchrecon's)."""
+    database = Database(url)
+    with database.connect() as conn:
+        try:
+            check(conn)
+        except psycopg.Error as exc:
+            raise database.error("cannot use", exc) from None
+    ledger = DatabaseLedger(database, clock)
+    return ledger, AdvisoryLockSpace(database, ledger, folder)
