@@ -210,3 +210,13 @@ def stop_server(server: PostgresServer) -> None:
         server.stop()
     finally:
         shutil.rmtree(server.folder, ignore_errors=True)
+
+
+def migrated(url: str) -> str:
+    """`url`, its database migrated to this orchrecon's schema (as `orchrecon db migrate` does)."""
+    from orchrecon.store.postgresql.database import Database  # noqa: PLC0415 - bench/ imports this module too
+    from orchrecon.store.postgresql.schema import migrate  # noqa: PLC0415
+
+    with Database(url).connect() as conn:
+        migrate(conn)
+    return url

@@ -31,7 +31,7 @@ from orchrecon.commands import (
     validate,
 )
 from orchrecon.errors import OrchreconError, crash_log, printable, user_error
-from orchrecon.store.backends import STATE_URL_VAR
+from orchrecon.store.backends import STATE_URL_VAR, close_opened
 
 COMMANDS = (
     validate,
@@ -106,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return error.exit_code
     except Exception as exc:
         return _crash(exc)
+    finally:
+        close_opened()
     return code
 
 

@@ -22,9 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
+import pytest
 import yaml
 
 from orchrecon.cli import main
+from orchrecon.store.records import encode
 from tests.builders import git
 
 PROBE = '''\
@@ -150,6 +153,12 @@ class Workspace:
     state: Path
     processes: list[subprocess.Popen[str]] = field(default_factory=list)
     env: dict[str, Any] = field(default_factory=dict)  # every configuration's `run.env`
+    database: str | None = None  # the PostgreSQL state database's URL (ORCHRECON_STATE_URL), else the state directory
+
+    def only_on_the_state_directory(self, why: str) -> None:
+        """Skip this test on the PostgreSQL backend, which has no such thing (`why`)."""
+        if self.database is not None:
+            pytest.skip(f"the state directory only: {why}")
 
     # -- the repository ------------------------------------------------------------------------------
 
@@ -312,8 +321,17 @@ class Workspace:
         (path,) = sorted((self.state / "ledger").glob("*.jsonl"))
         return path
 
+    def ledger_bytes(self) -> bytes:
+        """The ledger as JSONL: the segment, or the table's records as `ledger export` writes them."""
+        if self.database is None:
+            return self.segment().read_bytes()
+        return b"".join(encode(record) for record in self.ledger())
+
     def ledger(self) -> list[dict[str, Any]]:
         """Every whole record of the ledger (a line being appended right now is left out)."""
+        if self.database is not None:
+            with psycopg.connect(self.database) as conn:
+                return [json.loads(row[0]) for row in conn.execute(_TABLE)]
         if not list((self.state / "ledger").glob("*.jsonl")):
             return []  # nothing recorded yet
         return [json.loads(line) for line in self.segment().read_bytes().split(b"\n")[:-1]]
@@ -393,11 +411,15 @@ def statuses(run: Mapping[str, Any]) -> dict[str, str]:
     return result
 
 
-def workspace(tmp_path: Path) -> Iterator[Workspace]:
-    """A workspace with the probe job in place; everything it started is killed afterwards."""
+_TABLE = "SELECT record::text FROM orchrecon.ledger ORDER BY seq"
+
+
+def workspace(tmp_path: Path, database: str | None = None) -> Iterator[Workspace]:
+    """A workspace with the probe job in place; everything it started is killed afterwards. With `database`
+    (a migrated state database, named by ORCHRECON_STATE_URL already), its ledger and locks are there."""
     (tmp_path / "repo" / "jobs").mkdir(parents=True)
     (tmp_path / "repo" / "jobs" / "probe.py").write_text(PROBE, encoding="utf-8")
-    ws = Workspace(root=tmp_path / "repo", state=tmp_path / "state")
+    ws = Workspace(root=tmp_path / "repo", state=tmp_path / "state", database=database)
     try:
         yield ws
     finally:

@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 from orchrecon.cli import main
-from orchrecon.clock import SystemClock
-from orchrecon.store.ledger import Ledger
+from tests.backends import ledger_records
 from tests.builders import ORCHESTRATION, TRIGGERED, git, small_repo, write
 from tests.statuses import read_status
 
@@ -43,7 +42,7 @@ def _ready(status: dict[str, Any]) -> tuple[str, str]:
 
 
 def test_last_good_definition_is_kept_and_the_newest_valid_commit_wins(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    backend: str | None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo, state, first = _repo(tmp_path)
     _reconcile_once(repo, state, capsys)
@@ -63,7 +62,7 @@ def test_last_good_definition_is_kept_and_the_newest_valid_commit_wins(
 
 
 def test_a_removed_orchestration_says_so_and_an_older_history_is_followed(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    backend: str | None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     repo, state, first = _repo(tmp_path)
     write(repo, "orchestrations/weekly.yaml", ORCHESTRATION.format(name="weekly", config="ex/a"))
@@ -76,7 +75,7 @@ def test_a_removed_orchestration_says_so_and_an_older_history_is_followed(
     git(repo, "reset", "-q", "--hard", first)  # as after a force-push of an older history
     _reconcile_once(repo, state, capsys)
     assert read_status(state, "daily")["appliedRevision"] == first
-    kinds = [r["type"] for _, r in Ledger(state / "ledger", SystemClock()).read()]
+    kinds = [r["type"] for r in ledger_records(state)]
     assert kinds.count("reconcile.finished") == 3
 
 
@@ -88,7 +87,7 @@ def _wait_for(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -
 
 
 def _records(state: Path) -> list[dict[str, Any]]:
-    return [r for _, r in Ledger(state / "ledger", SystemClock()).read()]
+    return ledger_records(state)
 
 
 def _start(repo: Path, state: Path, *extra: str) -> subprocess.Popen[str]:
@@ -109,7 +108,9 @@ def _touch(repo: Path, state: Path, table: str) -> float:
     return time.monotonic()
 
 
-def test_tables_touched_from_another_process_fire_the_trigger_and_the_cooldown_suppresses(tmp_path: Path) -> None:
+def test_tables_touched_from_another_process_fire_the_trigger_and_the_cooldown_suppresses(
+    backend: str | None, tmp_path: Path
+) -> None:
     repo, state, _ = _repo(tmp_path)
     write(repo, "orchestrations/marts.yaml", TRIGGERED.format(cooldown="1h"))
     _commit(repo, "add a triggered orchestration")
@@ -135,7 +136,7 @@ def test_tables_touched_from_another_process_fire_the_trigger_and_the_cooldown_s
     assert reconciler.returncode == 0, err
 
 
-def test_a_second_reconciler_on_the_same_state_directory_refuses(tmp_path: Path) -> None:
+def test_a_second_reconciler_on_the_same_state_directory_refuses(backend: str | None, tmp_path: Path) -> None:
     repo, state, _ = _repo(tmp_path)
     first = _start(repo, state)
     try:
@@ -183,7 +184,9 @@ def _started_run(state: Path) -> str | None:
     return next((r["run"] for r in _records(state) if r["type"] == "task.started"), None)
 
 
-def test_sigterm_during_a_run_exits_0_within_the_grace_and_records_it_terminated(tmp_path: Path) -> None:
+def test_sigterm_during_a_run_exits_0_within_the_grace_and_records_it_terminated(
+    backend: str | None, tmp_path: Path
+) -> None:
     repo, state = _slow_repo(tmp_path)
     reconciler = _start(repo, state, "--grace", "1s")
     _wait_for(lambda: any(r["type"] == "trigger.armed" for r in _records(state)), "the trigger to be armed")
@@ -198,7 +201,7 @@ def test_sigterm_during_a_run_exits_0_within_the_grace_and_records_it_terminated
     assert [(r["run"], r["status"]) for r in finished] == [(_started_run(state), "terminated")]
 
 
-def test_a_standby_takes_over_when_the_active_reconciler_is_killed(tmp_path: Path) -> None:
+def test_a_standby_takes_over_when_the_active_reconciler_is_killed(backend: str | None, tmp_path: Path) -> None:
     repo, state = _slow_repo(tmp_path)
     active = _start(repo, state)
     _wait_for(lambda: any(r["type"] == "trigger.armed" for r in _records(state)), "the trigger to be armed")
@@ -221,7 +224,9 @@ def test_a_standby_takes_over_when_the_active_reconciler_is_killed(tmp_path: Pat
     assert standby.returncode == 0
 
 
-def test_with_watch_a_new_commit_is_applied_without_waiting_for_the_interval(tmp_path: Path) -> None:
+def test_with_watch_a_new_commit_is_applied_without_waiting_for_the_interval(
+    backend: str | None, tmp_path: Path
+) -> None:
     repo, state, first = _repo(tmp_path)
     reconciler = _start(repo, state, "--watch", "--interval", "1h")
     try:

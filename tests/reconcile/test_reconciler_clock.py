@@ -12,6 +12,7 @@ from typing import Any
 from orchrecon.app import App, open_app
 from orchrecon.gitsource.remote import RemoteSource
 from orchrecon.reconcile.reconciler import Reconciler
+from tests.backends import state_environ
 from tests.builders import clone_with_remote, git, write
 from tests.clocks import FakeClock
 from tests.statuses import read_status
@@ -50,7 +51,7 @@ def _remote(tmp_path: Path) -> tuple[str, str]:
 
 
 def _reconciler(url: str, state: Path, clock: FakeClock) -> tuple[App, Reconciler]:
-    app = open_app(None, state, environ={}, clock=clock)
+    app = open_app(None, state, environ=state_environ(), clock=clock)
     source = RemoteSource(url, "main", app.state.source, {})
 
     def log(event: str, fields: Mapping[str, object]) -> None:
@@ -72,7 +73,9 @@ async def _until(predicate: Callable[[], bool], what: str) -> None:
         await asyncio.sleep(0.01)
 
 
-def test_a_schedule_fires_on_the_injected_clock_in_the_files_of_its_revision(tmp_path: Path) -> None:
+def test_a_schedule_fires_on_the_injected_clock_in_the_files_of_its_revision(
+    backend: str | None, tmp_path: Path
+) -> None:
     url, revision = _remote(tmp_path)
     clock = FakeClock(START)
     app, reconciler = _reconciler(url, tmp_path / "state", clock)
@@ -99,7 +102,9 @@ def test_a_schedule_fires_on_the_injected_clock_in_the_files_of_its_revision(tmp
     assert status["schedules"][0]["next"][0] == {"utc": "2026-03-03T01:00:00Z", "local": "2026-03-03T02:00:00+01:00"}
 
 
-def test_after_a_downtime_missed_slots_are_recorded_and_the_latest_is_caught_up(tmp_path: Path) -> None:
+def test_after_a_downtime_missed_slots_are_recorded_and_the_latest_is_caught_up(
+    backend: str | None, tmp_path: Path
+) -> None:
     url, _ = _remote(tmp_path)
     clock = FakeClock(START)
     app, reconciler = _reconciler(url, tmp_path / "state", clock)
@@ -179,7 +184,9 @@ def _slot_run(url: str, state: Path, clock: FakeClock) -> list[str]:
     return [(state / "logs" / run["run"] / f"{t}.log").read_text().strip() for t in "ab"]
 
 
-def test_the_reconciler_runs_tasks_within_the_applied_revisions_max_parallel_jobs(tmp_path: Path) -> None:
+def test_the_reconciler_runs_tasks_within_the_applied_revisions_max_parallel_jobs(
+    backend: str | None, tmp_path: Path
+) -> None:
     clone = clone_with_remote(tmp_path)
     url, state, clock = str(tmp_path / "remote.git"), tmp_path / "state", FakeClock(START)
     _push_pair(clone, 1, wait=False)

@@ -29,6 +29,21 @@ class Backend:
     index: Path  # the local index of runs folded from `ledger`
     database: bool = False  # the PostgreSQL state database, not the state directory
 
+    def close(self) -> None:
+        """Close the ledger and the locks' connections (which frees the locks)."""
+        self.ledger.close()
+        self.locks.close()
+
+
+_opened: list[Backend] = []  # the database backends this process opened, for `close_opened`
+
+
+def close_opened() -> None:
+    """Close the connections of every state database this process opened (which frees its locks): `main` calls
+    it when a command ends, so a command run inside another process (the tests) leaves none open."""
+    while _opened:
+        _opened.pop().close()
+
 
 def state_url(environ: Mapping[str, str]) -> str | None:
     """The state database ORCHRECON_STATE_URL names; None: the state directory holds the ledger."""
@@ -48,4 +63,6 @@ def open_backend(directory: StateDir, clock: Clock, environ: Mapping[str, str]) 
         raise OrchreconError("the PostgreSQL backend needs psycopg: pip install 'orchrecon[postgresql]'") from None
     ledger, locks = open_database(url, clock, directory.locks)
     # Its own file: an index folded from the table must never be taken for one of the JSONL ledger's.
-    return Backend(ledger, locks, directory.root / "index.database.sqlite", database=True)
+    backend = Backend(ledger, locks, directory.root / "index.database.sqlite", database=True)
+    _opened.append(backend)
+    return backend

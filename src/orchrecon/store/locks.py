@@ -154,3 +154,6 @@ class FileLocks:
 
     def holder(self, lock: Lock) -> dict[str, Any] | None:
         return holder_of(lock.path)
+
+    def close(self) -> None:
+        """Nothing to do: each lock closes its own file when released."""

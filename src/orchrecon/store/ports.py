@@ -116,3 +116,7 @@ class LockSpace(Protocol):
     def holder(self, lock: Lock) -> dict[str, Any] | None:
         """Who holds `lock`, as its holder described itself; None if free or unknown."""
         ...
+
+    def close(self) -> None:
+        """Release every lock this process holds here."""
+        ...
