@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from orchrecon.store.postgresql.database import Database
 
 
-
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser("db", parents=[common], help="the PostgreSQL state database's schema")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -192,6 +192,12 @@ async def _serve(
             await asyncio.gather(serving, return_exceptions=True)
         reconciler.release()
     log("stopped", {"reason": reconciler.stop_reason} if reconciler.stop_reason else {})
+    if reconciler.deposed is not None:
+        # As a Kubernetes controller that loses its lease exits: its supervisor starts it again, as a standby.
+        raise OrchreconError(
+            f"lost the leadership ({reconciler.deposed}); another reconciler leads now; exiting (restart it with"
+            " --standby to take over when that one stops)"
+        )
 
 
 class _Api:

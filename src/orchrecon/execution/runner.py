@@ -637,6 +637,17 @@ async def _outcome(work: asyncio.Task[RunStatus]) -> RunStatus | None:
         raise
 
 
+def _hold_configurations(view: RunView, locks: LockSpace) -> list[Lock]:
+    """The locks of the configurations `view`'s processing tasks ran, those that are free, taken."""
+    taken = []
+    for config in sorted({t.config for p in view.phases for t in p.tasks if t.status is StepStatus.PROCESSING}):
+        lock = locks.config(config)
+        with contextlib.suppress(StorageError):
+            if lock.try_acquire({"run": view.id, "recovering": True}):
+                taken.append(lock)
+    return taken
+
+
 def recover(store: RunStore, ledger: LedgerPort, locks: LockSpace) -> list[str]:
     """Record runs whose owning process died as ended: terminated if they had started, cancelled if
     not. A run's owner holds its run lock until the run is recorded finished, so a lock we can take
@@ -679,10 +690,16 @@ def recover(store: RunStore, ledger: LedgerPort, locks: LockSpace) -> list[str]:
             note = endnotes.read(lock.path)  # the process's own word on how it ended beats any guess
             if note is not None and note["status"] in _ENDS:
                 status, reason = note["status"], str(note.get("reason", ""))
+            # Its tasks' configurations stay locked until its end is recorded: on a shared database they may have
+            # been freed with the dead holder's session, and no new task of them starts before the record.
+            held = _hold_configurations(view, locks)
             try:
                 ledger.append_one("run.finished", run=summary.id, status=status, reason=reason or None)
             except StorageError:
                 continue
+            finally:
+                for config in held:
+                    config.release()
             recorded = True
             recovered.append(summary.id)
         finally:

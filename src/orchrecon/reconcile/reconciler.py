@@ -45,11 +45,13 @@ from orchrecon.scheduling.slots import (
 )
 from orchrecon.scheduling.triggers import TriggerState, TriggerView, Verdict, evaluate, trigger_key, trigger_record
 from orchrecon.store.ledger import Record
+from orchrecon.store.ports import Lock, NotLeaderError
 
 LEDGER_POLL_SECONDS = 0.2  # how soon a table update reported by another process is decided
 PUBLISH_SECONDS = 0.5  # how late a run's records may show in status files and reports, at most
 PUBLISH_CHUNK = 4  # orchestrations whose files are written between two turns of the loop
 WRITERS = 4  # threads appending the API's requests
+LEADERSHIP_CHECK_SECONDS = 1.0  # how often a leader on a shared database asks whether its lock still stands
 HEARTBEAT_SECONDS = 15.0  # _reconciler.json is rewritten at least this often, for health checks
 
 Log = Callable[[str, Mapping[str, object]], None]
@@ -91,6 +93,7 @@ class Reconciler:
         self._wake = asyncio.Event()
         self._stopping = False
         self._stop_reason = ""
+        self._deposed: str | None = None  # why this reconciler lost the leadership, once it has
         self._source_due = False
         self.metrics = ReconcilerMetrics()
         self._api_url: str | None = None
@@ -176,6 +179,21 @@ class Reconciler:
         self._wake.set()
 
     @property
+    def deposed(self) -> str | None:
+        """Why this reconciler is no longer the leader (None: it still is, or never was)."""
+        return self._deposed
+
+    def _depose(self, reason: str) -> None:
+        """Another reconciler leads now: start nothing more, stop every run at once (their records are refused
+        anyway; the new leader records them terminated) and leave the loop."""
+        if self._deposed is not None:
+            return
+        self._deposed = reason
+        self._log("lost the leadership", {"reason": reason})
+        self._runner.cancel_all("the reconciler lost the leadership")
+        self.stop("lost the leadership")
+
+    @property
     def stop_reason(self) -> str:
         """What stopped it (`SIGTERM`), once `stop` was called with a reason."""
         return self._stop_reason
@@ -200,6 +218,7 @@ class Reconciler:
         self._follow_parallel_limit(self._revision)  # restored definitions carry their project's limit
         next_fetch = next_beat = next_publish = fetched_at = 0.0
         fetching: asyncio.Task[SourceState] | None = None
+        leadership = _LeadershipWatch(self._lock)
         checking: asyncio.Task[None] | None = None
         clustered = self._runner.cluster_status() is not None  # tasks run on a Dask cluster
         changed = True  # the first pass always writes the status files
@@ -212,14 +231,18 @@ class Reconciler:
                 fetching.add_done_callback(lambda _: self._wake.set())
                 if once:
                     await asyncio.wait([fetching])
-            if fetching is not None and fetching.done():
-                state = fetching.result()
-                changed |= self.apply_source(state)
-                now = self._app.clock.now().timestamp()
-                self.metrics.reconciled(loop.time() - fetched_at, succeeded=self._source_state.ready, at=now)
-                fetching = None
-                next_fetch = loop.time() + self._interval.total_seconds()
-            changed |= self.evaluate(self._app.clock.now())
+            if leadership.lost():
+                self._depose("its database session ended, and with it the leadership lock")
+                break
+            try:
+                if fetching is not None and fetching.done():
+                    changed |= self._fetched(fetching.result(), loop.time() - fetched_at)
+                    fetching = None
+                    next_fetch = loop.time() + self._interval.total_seconds()
+                changed |= self.evaluate(self._app.clock.now())
+            except NotLeaderError as exc:
+                self._depose(str(exc))
+                break
             # Status files and reports follow within PUBLISH_SECONDS, not after every pass: a burst of runs
             # would have them rewritten many times a second. A new revision shows at once.
             if self._all_dirty or loop.time() >= next_publish:
@@ -233,15 +256,26 @@ class Reconciler:
                 changed = False
             if once or self._stopping:
                 break
-            delay = LEDGER_POLL_SECONDS
-            wake = self._book.next_fire()
-            if wake is not None:
-                delay = min(delay, max(0.0, (wake - self._app.clock.now()).total_seconds()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            await self._sleep()
         if fetching is not None:
             await asyncio.wait([fetching])  # a git process is never left behind
-        await self._finish(grace if not once else None)
+        await leadership.close()
+        await self._finish(0.0 if self._deposed else grace if not once else None)
+
+    async def _sleep(self) -> None:
+        """Until the next due slot, a wake-up or the next ledger poll, whichever comes first."""
+        delay = LEDGER_POLL_SECONDS
+        wake = self._book.next_fire()
+        if wake is not None:
+            delay = min(delay, max(0.0, (wake - self._app.clock.now()).total_seconds()))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    def _fetched(self, state: SourceState, took: float) -> bool:
+        """Apply what a look at the source found, `took` seconds after it began; True if a status changed."""
+        changed = self.apply_source(state)
+        self.metrics.reconciled(took, succeeded=self._source_state.ready, at=self._app.clock.now().timestamp())
+        return changed
 
     async def _finish(self, grace: float | None) -> None:
         if self._runs:
@@ -510,6 +544,9 @@ class Reconciler:
     async def _execute(self, run_id: str, revision: str | None, requested: Record) -> object:
         try:
             return await self._execute_in(run_id, revision, requested)
+        except NotLeaderError as exc:
+            self._depose(str(exc))
+            return None
         except StorageError as exc:  # the runner stopped it and recorded why, or left that to recovery
             self._log("run stopped: the state directory refused a write", {"run": run_id, "error": str(exc)})
             return None
@@ -617,3 +654,28 @@ class Reconciler:
                 "stoppedAt": format_time(now) if stopped else None,
             },
         )
+
+
+class _LeadershipWatch:
+    """Asks, every LEADERSHIP_CHECK_SECONDS and off the loop, whether the leadership lock still stands."""
+
+    def __init__(self, lock: Lock) -> None:
+        self._lock = lock
+        self._asking: asyncio.Task[bool] | None = None
+        self._next = 0.0
+
+    def lost(self) -> bool:
+        """True once an answer says the lock is gone; starts the next question when one is due."""
+        loop = asyncio.get_running_loop()
+        if self._asking is not None and self._asking.done():
+            if self._asking.result():
+                return True
+            self._asking = None
+        if self._asking is None and loop.time() >= self._next:
+            self._asking = asyncio.create_task(asyncio.to_thread(self._lock.lost))  # the database may be slow
+            self._next = loop.time() + LEADERSHIP_CHECK_SECONDS
+        return False
+
+    async def close(self) -> None:
+        if self._asking is not None:
+            await asyncio.wait([self._asking])

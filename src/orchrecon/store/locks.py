@@ -95,6 +95,10 @@ class FileLock:
         if remove or not self._keep_open:
             self._close()
 
+    def lost(self) -> bool:
+        """Never: the kernel keeps a flock for as long as the process lives."""
+        return False
+
     def _close(self) -> None:
         if self._fd is not None:
             os.close(self._fd)

@@ -13,11 +13,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from orchrecon.errors import StorageError
 from orchrecon.store.ledger import Position
 from orchrecon.store.records import Damage, Record
 
 Decide = Callable[[list[Record]], Sequence[Mapping[str, Any]]]
 Span = tuple[int, int, int]  # (segment, start, end) of one record, as `read`'s positions give them
+
+
+class NotLeaderError(StorageError):
+    """An append by a reconciler that is no longer the leader: the backend fenced it, and nothing was recorded.
+    Only a backend shared by several machines raises it (the PostgreSQL state database)."""
 
 
 class LedgerPort(Protocol):
@@ -92,6 +98,11 @@ class Lock(Protocol):
     ) -> bool: ...
 
     def release(self, *, remove: bool = False) -> None: ...
+
+    def lost(self) -> bool:
+        """Whether the lock was held and is no longer, though not released (its database session ended). May
+        wait for the database: call it off the event loop."""
+        ...
 
 
 class LockSpace(Protocol):

@@ -144,6 +144,9 @@ class AdvisoryLock:
             await asyncio.sleep(POLL_SECONDS)
         return True
 
+    def lost(self) -> bool:
+        return self._space.lost(self.name)
+
     def release(self, *, remove: bool = False) -> None:
         if not self.held:
             return
@@ -159,6 +162,7 @@ class LeadershipLock(AdvisoryLock):
         epoch = self._space.locks.take_leadership()
         if epoch is None:
             return False
+        self._space.taken(self.name)
         self._space.ledger.epoch = epoch
         return True
 
@@ -174,6 +178,7 @@ class AdvisoryLockSpace:
         self.locks = AdvisoryLocks(database)
         self.ledger = ledger
         self._folder = folder
+        self._lost: set[str] = set()  # locks whose session ended under us
 
     def orchestration(self, name: str) -> AdvisoryLock:
         return AdvisoryLock(self, f"orchestration.{name}", self._folder / f"orchestration.{name}.lock")
@@ -186,6 +191,14 @@ class AdvisoryLockSpace:
 
     def run(self, run_id: str) -> AdvisoryLock:
         return AdvisoryLock(self, f"run.{run_id}", self._folder / f"run.{run_id}.lock", note=True)
+
+    def taken(self, name: str) -> None:
+        self._lost.discard(name)
+
+    def lost(self, name: str) -> bool:
+        """Whether `name`'s session ended since it was taken (and it was not released)."""
+        self._lost |= self.locks.lost()
+        return name in self._lost and name not in self.locks.held
 
     def holder(self, lock: object) -> dict[str, Any] | None:
         return None  # not recorded in the database yet: people see that the task waits, not for whom

@@ -23,6 +23,7 @@ import psycopg
 from orchrecon.clock import Clock, format_time
 from orchrecon.errors import OrchreconError
 from orchrecon.store.ledger import VERSION
+from orchrecon.store.ports import NotLeaderError
 from orchrecon.store.postgresql.database import Connection, Database, DatabaseError
 from orchrecon.store.records import Record
 
@@ -44,7 +45,7 @@ _FOLLOWING = "cannot follow the ledger in"
 Decide = Callable[[list[Record]], Sequence[Mapping[str, Any]]]
 
 
-class FencedError(DatabaseError):
+class FencedError(DatabaseError, NotLeaderError):
     """A guarded append by a reconciler whose leadership epoch is no longer the database's: another one leads
     now. Nothing was appended; the caller stops dispatching and steps down."""
 
