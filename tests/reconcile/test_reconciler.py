@@ -15,7 +15,7 @@ import pytest
 
 from orchrecon.cli import main
 from tests.backends import ledger_records
-from tests.builders import ORCHESTRATION, TRIGGERED, git, small_repo, write
+from tests.builders import CONFIG, ORCHESTRATION, TRIGGERED, git, small_repo, write
 from tests.statuses import read_status
 
 
@@ -240,3 +240,30 @@ def test_with_watch_a_new_commit_is_applied_without_waiting_for_the_interval(
         reconciler.send_signal(signal.SIGTERM)
         _, err = reconciler.communicate(timeout=30)
     assert reconciler.returncode == 0, err
+
+
+def test_updates_made_while_no_reconciler_runs_are_decided_once_when_one_starts(
+    backend: str | None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo, state, _ = _repo(tmp_path)
+    # Its task updates no table: every update below is the test's.
+    write(repo, "configurations/ex/a.yaml", CONFIG.format(component="ex", name="a", table="out.c-ex.a"))
+    write(repo, "orchestrations/marts.yaml", TRIGGERED.format(cooldown="1h"))
+    _commit(repo, "add a triggered orchestration")
+    _reconcile_once(repo, state, capsys)  # arms the trigger
+
+    def decisions() -> list[str]:
+        return [r["type"] for r in _records(state) if r["type"] in ("trigger.fired", "trigger.suppressed")]
+
+    _touch(repo, state, "in.c-ex.a")
+    _touch(repo, state, "in.c-ext.b")
+    _reconcile_once(repo, state, capsys)
+    assert decisions() == ["trigger.fired"]
+    _reconcile_once(repo, state, capsys)  # decided already: not again
+    assert decisions() == ["trigger.fired"]
+    _touch(repo, state, "in.c-ex.a")
+    _touch(repo, state, "in.c-ext.b")
+    _reconcile_once(repo, state, capsys)  # within the cool-down
+    _reconcile_once(repo, state, capsys)
+    assert decisions() == ["trigger.fired", "trigger.suppressed"]
+    assert [r["status"] for r in _records(state) if r["type"] == "run.finished"] == ["success"]

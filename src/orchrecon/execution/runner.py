@@ -17,7 +17,7 @@ import bisect
 import contextlib
 import os
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,6 +43,10 @@ WAIT_LOOK_SECONDS = 0.5  # how often a waiting run looks up which run it waits f
 CANCEL_POLL_SECONDS = 0.1
 
 Observer = Callable[[Record], None]
+
+
+# Given a run's id and the records appended since a position, the records deciding that run (None: not to run).
+Decision = Callable[[str, list[Record]], Sequence[Mapping[str, Any]] | None]
 
 
 @dataclass(kw_only=True)
@@ -119,6 +123,29 @@ class Runner:
     ) -> Record:
         """Record a new run as requested (durably) and own it; `execute` then runs it. `cause` says what
         started it beyond `trigger` and `by` (the schedule and slot, the trigger's tables, the API token)."""
+        requested = self.request_decided(
+            definition, selected=selected, trigger=trigger, by=by, retry_of=retry_of, cause=cause
+        )
+        assert requested is not None
+        return requested
+
+    def request_decided(
+        self,
+        definition: RunDefinition,
+        *,
+        selected: frozenset[str],
+        trigger: str,
+        by: str | None = None,
+        retry_of: str | None = None,
+        cause: Mapping[str, Any] | None = None,
+        decision: Decision | None = None,
+        since: Position | None = None,
+    ) -> Record | None:
+        """`request`, appended in one append with the decision that makes it: `decision(run_id, seen)`, given the
+        records appended since `since` (none are appended in between), returns the records to append before the
+        request (a schedule slot fired, a trigger fired), or None when the run is not to be requested after all
+        (another evaluator decided it already): then nothing is appended and None is returned. A crash can then
+        never leave a decision without its run, or a run without its decision."""
         run_id = self._new_id()
         lock = self._locks.run(run_id)
         # Taken before the record exists, so recovery never mistakes it for an orphan; held already, the
@@ -126,29 +153,39 @@ class Runner:
         while not lock.try_acquire():
             run_id = self._new_id()
             lock = self._locks.run(run_id)
+        request = {
+            "type": "run.requested",
+            "run": run_id,
+            "orchestration": definition.orchestration.name,
+            "trigger": trigger,
+            "by": by,
+            "retryOf": retry_of,
+            "revision": definition.revision,
+            "dirty": definition.dirty,
+            "maxParallelJobs": definition.max_parallel_jobs,
+            "phases": phases_field(definition.orchestration, selected),
+            "definition": dict(definition.documents),
+            **({"cause": dict(cause)} if cause else {}),
+        }
+
+        def decide(seen: list[Record]) -> list[Mapping[str, Any]]:
+            assert decision is not None
+            decided = decision(run_id, seen)
+            return [] if decided is None else [*decided, request]
+
         try:
             endnotes.reserve(lock.path)  # a run whose end could go unexplained is not started
-            [record], position = self._ledger.append_at(
-                [
-                    {
-                        "type": "run.requested",
-                        "run": run_id,
-                        "orchestration": definition.orchestration.name,
-                        "trigger": trigger,
-                        "by": by,
-                        "retryOf": retry_of,
-                        "revision": definition.revision,
-                        "dirty": definition.dirty,
-                        "maxParallelJobs": definition.max_parallel_jobs,
-                        "phases": phases_field(definition.orchestration, selected),
-                        "definition": dict(definition.documents),
-                        **({"cause": dict(cause)} if cause else {}),
-                    }
-                ]
-            )
+            if decision is None:
+                written, position = self._ledger.append_at([request])
+            else:
+                written, position = self._ledger.append_guarded(since or self._ledger.end(), decide)
         except StorageError:
             lock.release(remove=True)  # nothing was recorded
             raise
+        if not written:
+            lock.release(remove=True)
+            return None
+        record = written[-1]
         self._owned[run_id] = lock
         try:
             self._ledger.sync()

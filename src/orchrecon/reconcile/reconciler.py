@@ -23,7 +23,7 @@ from orchrecon.clock import format_time, parse_time
 from orchrecon.documents.result import Validation
 from orchrecon.documents.validation import validate_files
 from orchrecon.errors import StorageError
-from orchrecon.execution.runner import Runner, recover
+from orchrecon.execution.runner import Decision, Runner, recover
 from orchrecon.gitsource import GitError, Source, SourceReason, SourceState
 from orchrecon.notify import Notifier
 from orchrecon.reconcile import desired as desired_state
@@ -37,6 +37,7 @@ from orchrecon.runs.state import RunView
 from orchrecon.scheduling.slots import (
     ScheduleBook,
     SlotDecision,
+    SlotKind,
     classify,
     decided_keys,
     schedule_key,
@@ -216,6 +217,7 @@ class Reconciler:
         poll, whichever comes first."""
         loop = asyncio.get_running_loop()
         self._follow_parallel_limit(self._revision)  # restored definitions carry their project's limit
+        self._decide_pending_triggers(self._app.clock.now())
         next_fetch = next_beat = next_publish = fetched_at = 0.0
         fetching: asyncio.Task[SourceState] | None = None
         leadership = _LeadershipWatch(self._lock)
@@ -437,12 +439,28 @@ class Reconciler:
             self._known |= decided_keys(seen)
             return slot_records(name, key, schedule, undecided(name, decisions, self._known))
 
+        firing = [d for d in decisions if d.kind is SlotKind.FIRE or (d.kind is SlotKind.MISSED and d.catch_up)]
+        if firing:
+            # The slot's decision and its run's request are one append: a crash leaves both or neither.
+            [fired] = slot_records(name, key, schedule, firing[-1:])
+            cause = {k: fired[k] for k in ("schedule", "cron", "timezone", "slot")}
+            decided: list[dict[str, Any]] = []
+
+            def decision(run_id: str, seen: list[Record]) -> list[dict[str, Any]] | None:
+                decided[:] = fresh(seen)
+                if not any(r["key"] == fired["key"] for r in decided):
+                    return None  # decided already, by whoever came first
+                for record in decided:
+                    if record["key"] == fired["key"]:
+                        record["run"] = run_id
+                return decided
+
+            caught_up = {"caughtUp": True} if fired.get("caughtUp") else {}
+            if self._request(name, "schedule", cause | caught_up, decision=decision) is not None:
+                self._known |= decided_keys(decided)
+                return
         written, _ = self._app.ledger.append_guarded(self._position, fresh)
         self._known |= decided_keys(written)
-        for record in written:
-            if record["type"] == "schedule.fired" or (record["type"] == "schedule.missed" and record.get("caughtUp")):
-                cause = {k: record[k] for k in ("schedule", "cron", "timezone", "slot")}
-                self._request(name, "schedule", cause | ({"caughtUp": True} if record.get("caughtUp") else {}))
 
     def _observe(self, record: Record) -> None:
         kind = record.get("type")
@@ -475,23 +493,51 @@ class Reconciler:
 
     def _decide_triggers(self, table: str, now: datetime) -> None:
         for name in self._by_table.get(table, ()):
-            state = self._trigger_state(name, now)  # the index holds applied orchestrations with triggers only
-            if state is None:  # not armed yet
-                continue
-            record = trigger_record(name, state)
-            if state.verdict is Verdict.FIRE:
-                run = self._request(name, "trigger", {"tables": record["tables"]})
-                record["run"] = run
-            self._app.ledger.append([record])
+            self._decide_trigger(name, now)
 
-    def _request(self, name: str, trigger: str, cause: dict[str, Any]) -> str | None:
+    def _decide_trigger(self, name: str, now: datetime) -> None:
+        state = self._trigger_state(name, now)  # the index holds applied orchestrations with triggers only
+        if state is None:  # not armed yet
+            return
+        record = trigger_record(name, state)
+        if state.verdict is Verdict.FIRE:
+            # The decision and the run's request are one append: a crash leaves both or neither.
+            decision = lambda run_id, _: [{**record, "run": run_id}]  # noqa: E731 - read where it is used
+            if self._request(name, "trigger", {"tables": record["tables"]}, decision=decision) is not None:
+                return
+            record["run"] = None  # no applied definition to run
+        self._app.ledger.append([record])
+
+    def _decide_pending_triggers(self, now: datetime) -> None:
+        """Decide the table updates no reconciler decided (the last leader died first, or none was running),
+        as if they arrived now; an update its trigger decided already (fired or suppressed) is not decided again."""
+        names: dict[str, set[str]] = {}  # orchestration -> its trigger's tables
+        for table, orchestrations in self._by_table.items():
+            for name in orchestrations:
+                names.setdefault(name, set()).add(table)
+        if not names:
+            return
+        updated = self._app.store.table_update_seqs()
+        decided = self._app.store.last_trigger_decisions()
+        for name, tables in sorted(names.items()):
+            if max(updated.get(t, 0) for t in tables) > decided.get(name, 0):
+                self._decide_trigger(name, now)
+
+    def _request(self, name: str, trigger: str, cause: dict[str, Any], *, decision: Decision) -> str | None:
+        """Request a run of `name`'s applied definition with the records `decision` makes (see
+        `Runner.request_decided`); its id, or None when there is no applied definition or `decision` declined."""
         d = self._desired.get(name)
         if d is None or d.applied is None:
             return None
-        requested = self._runner.request(
-            d.applied, selected=select(d.applied.orchestration), trigger=trigger, cause=cause
+        requested = self._runner.request_decided(
+            d.applied,
+            selected=select(d.applied.orchestration),
+            trigger=trigger,
+            cause=cause,
+            decision=decision,
+            since=self._position,
         )
-        return self._start(requested, d.applied.revision)
+        return None if requested is None else self._start(requested, d.applied.revision)
 
     async def request(
         self,

@@ -22,8 +22,9 @@ Span = tuple[int, int, int]  # (segment, start, end) of one record, as `read`'s 
 
 
 class NotLeaderError(StorageError):
-    """An append by a reconciler that is no longer the leader: the backend fenced it, and nothing was recorded.
-    Only a backend shared by several machines raises it (the PostgreSQL state database)."""
+    """An append the backend fenced, recording nothing: by a reconciler that is no longer the leader, or by a
+    process whose locks are gone with its database session (others may have recorded its runs' ends). Only a
+    backend shared by several machines raises it (the PostgreSQL state database)."""
 
 
 class LedgerPort(Protocol):

@@ -247,6 +247,22 @@ class RunStore:
         with self._connect() as db:
             return {name: (time, source) for name, time, source in db.execute("SELECT name, time, source FROM tables")}
 
+    def table_update_seqs(self) -> dict[str, int]:
+        """Each table's last update: table -> its record's seq."""
+        self.refresh()
+        with self._connect() as db:
+            return dict(db.execute("SELECT name, seq FROM tables").fetchall())
+
+    def last_trigger_decisions(self) -> dict[str, int]:
+        """Per orchestration, the seq of its trigger's last decision (fired or suppressed)."""
+        self.refresh()
+        query = (
+            "SELECT orchestration, max(seq) FROM decisions"
+            " WHERE json_extract(record, '$.type') IN ('trigger.fired', 'trigger.suppressed') GROUP BY orchestration"
+        )
+        with self._connect() as db:
+            return dict(db.execute(query).fetchall())
+
     def marks(self) -> dict[str, str]:
         """Schedules' decided-until instants and triggers' arming times, by key."""
         self.refresh()

@@ -34,8 +34,8 @@ POLL_SECONDS = 0.02
 class DatabaseLedger:
     """The table ledger as a `LedgerPort`. `epoch`, once set (by taking the leadership), guards every append."""
 
-    def __init__(self, database: Database, clock: Clock) -> None:
-        self.table = TableLedger(database, clock)
+    def __init__(self, database: Database, clock: Clock, session: AdvisoryLocks) -> None:
+        self.table = TableLedger(database, clock, session=session)
         self._database = database
         self.epoch: int | None = None
 
@@ -174,8 +174,8 @@ class LeadershipLock(AdvisoryLock):
 class AdvisoryLockSpace:
     """The state database's locks (`ports.LockSpace`); `folder` is the local state directory's `locks/`."""
 
-    def __init__(self, database: Database, ledger: DatabaseLedger, folder: Path) -> None:
-        self.locks = AdvisoryLocks(database)
+    def __init__(self, locks: AdvisoryLocks, ledger: DatabaseLedger, folder: Path) -> None:
+        self.locks = locks
         self.ledger = ledger
         self._folder = folder
         self._lost: set[str] = set()  # locks whose session ended under us
@@ -215,5 +215,6 @@ def open_database(url: str, clock: Clock, folder: Path) -> tuple[DatabaseLedger,
             check(conn)
         except psycopg.Error as exc:
             raise database.error("cannot use", exc) from None
-    ledger = DatabaseLedger(database, clock)
-    return ledger, AdvisoryLockSpace(database, ledger, folder)
+    locks = AdvisoryLocks(database)
+    ledger = DatabaseLedger(database, clock, locks)  # its appends share the locks' session: see AdvisoryLocks
+    return ledger, AdvisoryLockSpace(locks, ledger, folder)

@@ -25,6 +25,7 @@ from orchrecon.errors import OrchreconError
 from orchrecon.store.ledger import VERSION
 from orchrecon.store.ports import NotLeaderError
 from orchrecon.store.postgresql.database import Connection, Database, DatabaseError
+from orchrecon.store.postgresql.locks import AdvisoryLocks
 from orchrecon.store.records import Record
 
 CHANNEL = "orchrecon_ledger"  # NOTIFY's payload is the last seq appended
@@ -62,11 +63,13 @@ class TableLedger:
     connection, one at a time; `follow` uses a connection of its own. Raises `DatabaseError` when the database
     cannot be reached or refuses a statement (the next call connects again)."""
 
-    def __init__(self, database: Database, clock: Clock) -> None:
+    def __init__(self, database: Database, clock: Clock, *, session: AdvisoryLocks | None = None) -> None:
+        """With `session`, appends go through the session holding the process's locks (see `AdvisoryLocks`)."""
         self._database = database
         self._clock = clock
         self._mutex = threading.Lock()
         self._conn: Connection | None = None
+        self._session = session
 
     def __repr__(self) -> str:
         return f"TableLedger({self._database.shown!r})"
@@ -100,8 +103,8 @@ class TableLedger:
         decide: Decide | None = None,
         after_seq: int = 0,
     ) -> tuple[list[Record], int]:
-        with self._mutex:
-            conn = self._connection()
+        with self._session.mutex if self._session else self._mutex:
+            conn = self._session.session() if self._session else self._connection()
             try:
                 with conn.transaction():
                     if epoch is not None:
@@ -125,6 +128,9 @@ class TableLedger:
                     written = [{"v": VERSION, "seq": first + i, "time": time, **r} for i, r in enumerate(records)]
                     conn.execute(_INSERT, ([r["seq"] for r in written], [_ENCODER.encode(r) for r in written]))
             except psycopg.Error as exc:
+                if self._session is not None:
+                    self._session.session_failed(conn)
+                    raise self._database.error("cannot append to the ledger in", exc) from None
                 raise self._failed("cannot append to the ledger in", exc) from None
             return written, written[-1]["seq"]
 

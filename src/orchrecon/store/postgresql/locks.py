@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 import psycopg
 
+from orchrecon.store.ports import NotLeaderError
 from orchrecon.store.postgresql.database import Connection, Database, DatabaseError
 
 POLL_SECONDS = 0.02  # how often a waiting `acquire` looks at `stop`
@@ -40,9 +41,18 @@ class PoolingProxyError(DatabaseError):
     breaks session locks."""
 
 
+class SessionEndedError(DatabaseError, NotLeaderError):
+    """An append by a process whose locks' session ended (its connection was cut or terminated): another process
+    may have taken its locks and recorded its runs' ends, so it records nothing more."""
+
+
 class AdvisoryLocks:
     """One process's advisory locks on the state database. Each name is held at most once at a time, also
-    within this process (as `FileLock` is). Raises `DatabaseError` when the database cannot be reached."""
+    within this process (as `FileLock` is). Raises `DatabaseError` when the database cannot be reached.
+
+    The ledger appends of the process go through the same session (`session`): an append can only commit while
+    the session holding the process's locks lives, so once it ends (and another process may recover its runs),
+    nothing more is recorded for them. That fences every lock holder, not only the leader."""
 
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -50,6 +60,8 @@ class AdvisoryLocks:
         self._main: Connection | None = None
         self._pids: dict[int, int] = {}  # id(connection) -> its server session's pid, seen when it connected
         self._holders: dict[str, Connection] = {}  # name -> the connection holding it
+        self._ended: str | None = None  # why the session that held locks ended, once it has
+        self._gone: set[str] = set()  # locks found gone with their session, until `lost` tells them
 
     def __repr__(self) -> str:
         return f"AdvisoryLocks({self._database.shown!r}, held={sorted(self._holders)})"
@@ -116,24 +128,59 @@ class AdvisoryLocks:
             if conn is not self._main:
                 self._close(conn)
 
+    @property
+    def mutex(self) -> threading.Lock:
+        """Held while a statement runs on the session (`session`), by the locks and by the ledger's appends."""
+        return self._mutex
+
+    def session(self) -> Connection:
+        """The session's connection, for a ledger append (call it holding `mutex`). Raises `SessionEndedError`
+        once the session that held this process's locks has ended."""
+        if self._ended is not None:
+            raise SessionEndedError(self._ended)
+        conn = self._connection()
+        if self._ended is not None:  # found ended just now, while reconnecting
+            raise SessionEndedError(self._ended)
+        return conn
+
+    def session_failed(self, conn: Connection) -> None:
+        """A statement on the session failed (call it holding `mutex`): if its connection broke, the locks it held
+        are gone."""
+        if conn is self._main and (conn.broken or conn.closed):
+            self._end(conn)
+            self._close(conn)
+            self._main = None
+
+    def _end(self, conn: Connection) -> None:
+        """`conn`'s session ended: forget the locks it held; if it held any, this process appends no more."""
+        gone = [n for n, c in self._holders.items() if c is conn]
+        for name in gone:
+            del self._holders[name]
+        self._gone.update(gone)
+        if gone and self._ended is None:
+            self._ended = (
+                f"this process's session on {self._database.shown} ended while it held {len(gone)} lock(s)"
+                f" ({', '.join(sorted(gone)[:3])}{', …' if len(gone) > 3 else ''}): another process may have taken"
+                " them and recorded its runs' ends, so it records nothing more"
+            )
+
     def lost(self) -> frozenset[str]:
         """The locks this process held whose session has ended since (its connection was cut or terminated): they
         are no longer held, by it or maybe by anyone. A holder asks at each heartbeat; a leader that lost the
         leadership lock learns it here, or from `FencedError` at its next guarded append."""
         with self._mutex:
-            gone: set[str] = set()
             for conn in {id(c): c for c in self._holders.values()}.values():
                 try:
                     row = conn.execute("SELECT pg_backend_pid()").fetchone()
                 except psycopg.Error:
                     row = None
                 if row is None or row[0] != self._pids.get(id(conn)):
-                    gone.update(n for n, c in self._holders.items() if c is conn)
-            for name in gone:
-                conn = self._holders.pop(name)
-                if conn is not self._main and conn not in self._holders.values():
+                    self._end(conn)
+                    if conn is self._main:
+                        self._main = None
                     self._close(conn)
-            return frozenset(gone)
+            gone, self._gone = frozenset(self._gone), set()
+            return gone
 
     def take_leadership(self) -> int | None:
         """Take the leadership lock if no one holds it and increment the epoch; the new epoch, or None."""
@@ -171,9 +218,10 @@ class AdvisoryLocks:
             return int(row[0])
 
     def _connection(self) -> Connection:
-        if self._main is None or self._main.closed:
+        if self._main is None or self._main.closed or self._main.broken:
             if self._main is not None:  # its session ended, and the locks it held with it
-                self._holders = {n: c for n, c in self._holders.items() if c is not self._main}
+                self._end(self._main)
+                self._close(self._main)
             self._main = self._connect()
         return self._main
 
