@@ -233,8 +233,15 @@ class Workspace:
 
     # -- the command line ----------------------------------------------------------------------------
 
-    def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "orchrecon", "-C", str(self.root), "--state-dir", str(self.state), *args]
+    def argv(self, *args: str, state: Path | None = None) -> list[str]:
+        state = state or self.state
+        return [sys.executable, "-m", "orchrecon", "-C", str(self.root), "--state-dir", str(state), *args]
+
+    @property
+    def other_machine(self) -> Path:
+        """The state directory of a process on another machine: on the PostgreSQL backend, one of its own
+        (sharing only the database); on the state directory, the same one (which is what it shares)."""
+        return self.state if self.database is None else self.root.parent / "other-machine"
 
     def orchrecon(self, *args: str, timeout: float = 20) -> Done:
         """Run an orchrecon command to its end."""
@@ -252,12 +259,22 @@ class Workspace:
         return Done(code, out.getvalue(), err.getvalue())
 
     def start(
-        self, *args: str, stdout: int = subprocess.PIPE, env: Mapping[str, str] | None = None
+        self,
+        *args: str,
+        stdout: int = subprocess.PIPE,
+        env: Mapping[str, str] | None = None,
+        state: Path | None = None,
     ) -> subprocess.Popen[str]:
-        """Start an orchrecon command in the background (`env` added to its environment); `finish` collects
-        it, `close` kills what is left."""
+        """Start an orchrecon command in the background (`env` added to its environment; on the state directory
+        `state`, else the workspace's, and working there); `finish` collects it, `close` kills what is left."""
+        cwd = None if state is None else state.parent
         process = subprocess.Popen(
-            self.argv(*args), stdout=stdout, stderr=subprocess.PIPE, text=True, env={**_environ(), **(env or {})}
+            self.argv(*args, state=state),
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**_environ(), **(env or {})},
+            cwd=cwd,
         )
         self.processes.append(process)
         return process

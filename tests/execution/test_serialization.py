@@ -1,4 +1,5 @@
-"""Never in parallel: runs of one orchestration, and tasks of one configuration, across processes."""
+"""Never in parallel: runs of one orchestration, and tasks of one configuration, across processes; on the
+PostgreSQL backend also across machines (`ws.other_machine`: a state directory of its own, the same database)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ def test_runs_of_one_orchestration_wait_for_each_other_in_request_order(ws: Work
     ws.orchestrate("daily", {"one": [task("a", gate="go", sleep=0.1)]})
     first = ws.start("run", "daily")
     wait_until(lambda: ws.started("a"), what="the first run's task")
-    second = ws.start("run", "daily")
+    second = ws.start("run", "daily", state=ws.other_machine)
     wait_until(lambda: len(ws.requested()) == 2, what="the second request")
     third = ws.start("run", "daily")
     wait_until(lambda: len(ws.requested()) == 3, what="the third request")
@@ -42,7 +43,7 @@ def test_orchestrations_sharing_a_configuration_never_run_it_at_once(ws: Workspa
     ws.orchestrate("stock", {"one": [task("load", "shared/load", gate="go", sleep=0.1), task("other")]})
     sales = ws.start("run", "sales")
     wait_until(lambda: ws.started("load"), what="the sales run's task")
-    stock = ws.start("run", "stock")
+    stock = ws.start("run", "stock", state=ws.other_machine)
     wait_until(lambda: ws.probes(event="end"), what="the stock run's other task, which needs no lock")
     assert [r["task"] for r in ws.probes(event="start")] == ["load", "other"]
     stock_id = ws.runs("stock")[0]["id"]
