@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,3 +99,38 @@ def test_an_export_into_what_is_not_a_folder_is_one_line_naming_it(
     assert out == ""
     assert err.startswith(f"orchrecon: error: cannot export the ledger into {ws.root / 'state' / 'ledger'}: ")
     assert len(err.splitlines()) == 1
+
+
+def _comparable(lines: list[bytes], state: Path) -> list[dict[str, object]]:
+    """The records with what differs between two executions of the same commands made alike: times, durations,
+    process ids, run ids (numbered in order of appearance), checksums and the state directory's path."""
+    ids: dict[str, str] = {}
+    found = []
+    for line in lines:
+        text = line.decode().replace(str(state), "<STATE>")
+        text = builders.RUN_ID.sub(lambda m: ids.setdefault(m.group(), f"<RUN-{len(ids) + 1}>"), text)
+        record = json.loads(text)
+        for key in ("time", "crc", "pid", "durationMs"):
+            record.pop(key, None)
+        found.append(record)
+    return found
+
+
+def test_the_same_commands_record_the_same_ledger_on_either_backend(
+    ws: Workspace, postgres_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # One task a phase: tasks of a phase finish in either order.
+    ws.orchestrate("daily", {"one": [task("a")], "two": [task("b")], "three": [task("c", exit=1)]})
+    ws.commit()
+    assert cli(capsys, "db", "migrate", "--state", postgres_url)[0] == 0
+    database = tmp_path / "machine-with-the-database"
+    for state, env in ((ws.state, {}), (database, {"ORCHRECON_STATE_URL": postgres_url})):
+        for args in (("run", "daily"), ("run", "daily", "--task", "a"), ("tables", "touch", "in.c-x.y")):
+            assert ws.finish(ws.start(*args, env=env, state=state)).code in (0, 1)
+    exported = tmp_path / "exported"
+    code, _, err = cli(capsys, "ledger", "export", "--state-dir", str(exported), "--state", postgres_url)
+    assert (code, err) == (0, "")
+    jsonl = b"".join(segments(ws.state).values()).splitlines()
+    table = b"".join(segments(exported).values()).splitlines()
+    assert len(jsonl) > 20
+    assert _comparable(table, database) == _comparable(jsonl, ws.state)
