@@ -1,34 +1,48 @@
-"""Run as `python -m bench.postgres` (it starts its server with tests/pgserver.py).
+"""The PostgreSQL state backend against the state directory, side by side (issue 14).
 
-The PostgreSQL state backend against the state directory, side by side (issue 14).
+Run as `python bench/postgres.py`; it starts its own PostgreSQL server from Debian's binaries (tests/pgserver.py),
+fsync on, as in production, on a free port of 127.0.0.1.
 
-Measured now: the append latency of one record and of a group of ten (the issue sets no target for it): on
-the JSONL ledger as the runner appends (written, synced later in a batch) and synced at once, and on the
-ledger table (a PostgreSQL server started here from Debian's binaries, fsync on, as in production; durable when
-its one transaction per append commits). Not measured yet: W2 (200 tasks of `true`, 8 at once) and
-`runs --limit 20` on 1,000,000 records per backend, since commands do not take `--state postgresql://…` until
-the store port lands; the script says so next to those targets instead of printing a figure.
+- W2 (one phase of 200 tasks of `true` at most 8 at once, then one task): `orchrecon run`'s whole-process time on
+  each backend, median of --runs, alternating; target: the database within 1.5x of the state directory.
+- Append latency of one record and of a group of ten: on the JSONL ledger as the runner appends (written, synced
+  later in a batch), synced at once, and on the ledger table (durable when its one transaction commits).
+- `orchrecon runs --limit 20` on a ledger of --records records (1,000,000: 100,000 runs of 10 records) in the
+  database, loaded with `ledger import`; its whole-process time once the machine's index is built (the first
+  command builds it, timed apart), median of --runs; target under 0.5 s.
 
-Exit 0 when measured, 2 on usage errors, 3 when this machine has no PostgreSQL server binaries or they fail
-to start one.
+Exit 0 when measured (1 with --check and a target missed), 2 on usage errors, 3 when this machine has no
+PostgreSQL server binaries or they fail to start one.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/pgserver.py starts the server
+
+from figures import positive, print_rows, print_targets, work_folder
+from ledger import run_records
+from reconcile import commit_all, orchrecon_argv, progress
+from run_overhead import write_repo
 
 from orchrecon.clock import SystemClock
 from orchrecon.store.ledger import Ledger
 from orchrecon.store.postgresql.database import Database
 from orchrecon.store.postgresql.ledger import TableLedger
-from orchrecon.store.postgresql.schema import migrate
-from tests.pgserver import NOT_FOUND, start_server, stop_server
+from tests.pgserver import NOT_FOUND, PostgresServer, migrated, start_server, stop_server
+
+W2 = [200, 1]
+MAX_PARALLEL = 8
+STATE_URL = "ORCHRECON_STATE_URL"
 
 
 def latencies(append: Callable[[int], object], count: int) -> list[float]:
@@ -48,60 +62,138 @@ def shown(times: list[float]) -> str:
     return f"median {statistics.median(times):.2f} ms, p90 {times[int(len(times) * 0.9)]:.2f} ms"
 
 
-def main() -> int:
+def timed(argv: Sequence[str], env: dict[str, str], *, ok: tuple[int, ...] = (0,)) -> tuple[float, str]:
+    """The whole-process seconds of `argv` and its output."""
+    start = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    if done.returncode not in ok:
+        raise SystemExit(f"postgres.py: {' '.join(argv[3:])} failed ({done.returncode}): {done.stderr.strip()}")
+    return seconds, done.stdout
+
+
+def append_figures(url: str, work: Path, count: int) -> dict[tuple[str, str], list[float]]:
+    clock = SystemClock()
+    group = [{"type": "table.updated", "table": f"t{i}"} for i in range(10)]
+    table = TableLedger(Database(url), clock)
+    files = Ledger(work / "append-ledger", clock)
+
+    def synced(append: Callable[[], object]) -> None:
+        append()
+        files.sync()
+
+    try:
+        return {
+            ("state directory", "one record"): latencies(lambda i: files.append_one("t", i=i), count),
+            ("state directory, synced", "one record"): latencies(
+                lambda i: synced(lambda: files.append_one("t", i=i)), count
+            ),
+            ("PostgreSQL", "one record"): latencies(lambda i: table.append_one("t", i=i), count),
+            ("state directory", "ten records"): latencies(lambda _: files.append(group), count),
+            ("state directory, synced", "ten records"): latencies(lambda _: synced(lambda: files.append(group)), count),
+            ("PostgreSQL", "ten records"): latencies(lambda _: table.append(group), count),
+        }
+    finally:
+        files.close()
+        table.close()
+
+
+def w2(server: PostgresServer, work: Path, runs: int) -> dict[str, list[float]]:
+    """`orchrecon run w2` seconds on each backend, alternating which goes first."""
+    repo = work / "w2"
+    repo.mkdir()
+    write_repo(repo, W2, MAX_PARALLEL, name="w2")
+    commit_all(repo, "W2")
+    url = migrated(server.create_database())
+    backends = {
+        "state directory": (work / "w2-state", {k: v for k, v in os.environ.items() if k != STATE_URL}),
+        "PostgreSQL": (work / "w2-database", {**os.environ, STATE_URL: url}),
+    }
+    seconds: dict[str, list[float]] = {name: [] for name in backends}
+    for round_ in range(runs + 1):  # the first round warms up: a new index, a new connection
+        order = list(backends) if round_ % 2 else list(reversed(backends))
+        for name in order:
+            state, env = backends[name]
+            took, _ = timed(orchrecon_argv(repo, state, "run", "w2"), env)
+            if round_:
+                seconds[name].append(took)
+        progress(f"W2 round {round_} of {runs}")
+    return seconds
+
+
+def listing(server: PostgresServer, work: Path, records: int, runs: int) -> tuple[float, float, float, float]:
+    """Loads `records` records into a new database with `ledger import`; returns the seconds it took, the first
+    `runs --limit 20` (which builds the index), the median of `runs` more, and the generation's seconds."""
+    state = work / "big-state"
+    ledger = Ledger(state / "ledger", SystemClock())
+    start = time.perf_counter()
+    batch: list[dict[str, Any]] = []
+    for n in range(records // 10):
+        batch += run_records(n)
+        if len(batch) >= 10_000:
+            ledger.append(batch)
+            batch = []
+    ledger.append(batch)
+    ledger.close()
+    generated = time.perf_counter() - start
+    url = migrated(server.create_database())
+    env = {**os.environ, STATE_URL: url}
+    repo = work / "big-repo"
+    (repo / "orchestrations").mkdir(parents=True)
+    progress(f"{records:,} records generated in {generated:.0f} s; importing")
+    imported, _ = timed(orchrecon_argv(repo, state, "ledger", "import"), env)
+    machine = work / "big-machine"
+    first, out = timed(orchrecon_argv(repo, machine, "runs", "--limit", "20"), env)
+    assert len(out.splitlines()) == 21, out
+    times = [timed(orchrecon_argv(repo, machine, "runs", "--limit", "20"), env)[0] for _ in range(runs)]
+    return imported, first, statistics.median(times), generated
+
+
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--appends", type=int, default=300, help="appends measured per backend and kind")
-    args = parser.parse_args()
-    if args.appends < 10:
-        parser.error("--appends must be at least 10")
+    parser.add_argument("--appends", type=positive, default=300, help="appends measured per backend and kind")
+    parser.add_argument("--runs", type=positive, default=5, help="timed runs of W2 and of runs --limit 20")
+    parser.add_argument("--records", type=positive, default=1_000_000, help="records in the big ledger")
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
     try:
         server = start_server(durable=True)
     except AssertionError as exc:  # initdb or pg_ctl failed: pgserver's message names which, with the log's tail
-        print(f"cannot start PostgreSQL: {exc}", file=sys.stderr)
+        print(f"postgres.py: cannot start PostgreSQL: {exc}", file=sys.stderr)
         return 3
     if server is None:
-        print(NOT_FOUND, file=sys.stderr)
+        print(f"postgres.py: {NOT_FOUND}", file=sys.stderr)
         return 3
-    clock = SystemClock()
-    group = [{"type": "table.updated", "table": f"t{i}"} for i in range(10)]
     try:
-        database = Database(server.create_database())
-        with database.connect() as conn:
-            migrate(conn)
-        table = TableLedger(database, clock)
-        with tempfile.TemporaryDirectory(prefix="orchrecon-bench-pg-") as tmp:
-            files = Ledger(Path(tmp) / "ledger", clock)
-
-            def synced(append: Callable[[], object]) -> None:
-                append()
-                files.sync()
-
-            figures = {
-                ("state directory", "one record"): latencies(lambda i: files.append_one("t", i=i), args.appends),
-                ("state directory, synced", "one record"): latencies(
-                    lambda i: synced(lambda: files.append_one("t", i=i)), args.appends
-                ),
-                ("PostgreSQL", "one record"): latencies(lambda i: table.append_one("t", i=i), args.appends),
-                ("state directory", "ten records"): latencies(lambda i: files.append(group), args.appends),
-                ("state directory, synced", "ten records"): latencies(
-                    lambda i: synced(lambda: files.append(group)), args.appends
-                ),
-                ("PostgreSQL", "ten records"): latencies(lambda i: table.append(group), args.appends),
-            }
-            files.close()
-        table.close()
+        with work_folder(None, "orchrecon-bench-pg-", 0, f"PostgreSQL {server.bindir.parent.name}, fsync on") as work:
+            progress("append latency")
+            appends = append_figures(migrated(server.create_database()), work, args.appends)
+            seconds = w2(server, work, args.runs)
+            imported, first, runs_20, generated = listing(server, work, args.records, args.runs)
     finally:
         stop_server(server)
-    print(f"PostgreSQL {server.bindir.parent.name} (fsync on) on 127.0.0.1; {args.appends} appends each")
+    local, database = (statistics.median(seconds[name]) for name in ("state directory", "PostgreSQL"))
+    rows = [
+        (f"append, {kind}, {backend}", shown(appends[(backend, kind)]))
+        for kind in ("one record", "ten records")
+        for backend in ("state directory", "state directory, synced", "PostgreSQL")
+    ]
+    rows += [
+        (f"W2, state directory, median of {args.runs}", f"{local:.3f} s"),
+        (f"W2, PostgreSQL, median of {args.runs}", f"{database:.3f} s"),
+        (f"{args.records:,} records: generated / ledger import", f"{generated:.1f} s / {imported:.1f} s"),
+        ("runs --limit 20, first (builds this machine's index)", f"{first:.2f} s"),
+        (f"runs --limit 20, median of {args.runs}", f"{runs_20:.3f} s"),
+    ]
     print("(the runner's appends are synced in batches; a table append is durable when it returns)")
-    for kind in ("one record", "ten records"):
-        print(f"append, {kind}:")
-        for backend in ("state directory", "state directory, synced", "PostgreSQL"):
-            print(f"  {backend:<24} {shown(figures[(backend, kind)])}")
-    print("W2 (200 tasks of `true`, 8 at once) per backend, target within 1.5x: not measured yet, since commands")
-    print("  do not take --state postgresql://... before the store port lands")
-    print("runs --limit 20 on 1,000,000 records on PostgreSQL, target < 0.5 s: not measured yet (same reason)")
-    return 0
+    print_rows(rows)
+    verdicts = print_targets(
+        [
+            ("W2: PostgreSQL / state directory <= 1.5x", f"{database / local:.2f}x", database / local <= 1.5),
+            (f"runs --limit 20 on {args.records:,} records < 0.5 s", f"{runs_20:.3f} s", runs_20 < 0.5),
+        ]
+    )
+    return 1 if args.check and not all(verdicts) else 0
 
 
 if __name__ == "__main__":

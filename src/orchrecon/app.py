@@ -17,7 +17,7 @@ from orchrecon.executors.command import CommandExecutor
 from orchrecon.runs.state import RunView
 from orchrecon.store import state as state_dir
 from orchrecon.store.apitokens import ApiTokenStore
-from orchrecon.store.backends import open_backend
+from orchrecon.store.backends import open_backend, state_url
 from orchrecon.store.ledger import Ledger
 from orchrecon.store.ports import LedgerPort, LockSpace
 from orchrecon.store.records import SHOWN, Damage, LedgerDamagedError, notice
@@ -130,8 +130,11 @@ def open_app(
         directory = named
     else:
         directory = state_dir.resolve(root, state, environ)
-    # Only a command that records may start a state directory, and not from a folder with no repository.
-    must_exist = (read_only and directory.named_by is not None) or (root is None and repo is not None)
+    # Only a command that records may start a state directory, and not from a folder with no repository. With
+    # a state database the state directory is this machine's cache of it, which any command may start.
+    must_exist = (read_only and directory.named_by is not None and state_url(environ) is None) or (
+        root is None and repo is not None
+    )
     directory = directory.existing() if must_exist else directory.ensure()
     clock = clock or SystemClock()
     backend = open_backend(directory, clock, environ)

@@ -7,6 +7,7 @@ import socket
 import pytest
 
 from orchrecon.cli import main
+from orchrecon.store.postgresql.schema import VERSION
 
 
 def db(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -21,17 +22,18 @@ def test_migrate_brings_a_new_database_to_this_version_once_and_check_then_agree
     monkeypatch.setenv("ORCHRECON_STATE_URL", postgres_url)
     code, _, err = db(capsys, "check")
     assert code == 1
-    assert err.endswith("has schema version 0, older than this orchrecon's 1: run 'orchrecon db migrate'\n"), err
+    older = f"has schema version 0, older than this orchrecon's {VERSION}: run 'orchrecon db migrate'\n"
+    assert err.endswith(older), err
     code, out, err = db(capsys, "migrate")
     assert (code, err) == (0, "")
     assert out.startswith("migrated postgresql://orchrecon@127.0.0.1:")
-    assert out.endswith(" from schema version 0 to 1\n")
+    assert out.endswith(f" from schema version 0 to {VERSION}\n")
     code, out, _ = db(capsys, "migrate")
     assert code == 0
-    assert out.endswith(" is at schema version 1: nothing to migrate\n")
+    assert out.endswith(f" is at schema version {VERSION}: nothing to migrate\n")
     code, out, _ = db(capsys, "check")
     assert code == 0
-    assert out.endswith(" is at schema version 1, this orchrecon's\n")
+    assert out.endswith(f" is at schema version {VERSION}, this orchrecon's\n")
 
 
 def test_a_password_on_the_command_line_is_warned_about_and_never_shown(

@@ -10,14 +10,13 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from orchrecon.api.app import create_app
-from orchrecon.api.server import ApiServer, bind, parse_listen, server, url_of
-from orchrecon.app import open_app
+from orchrecon.app import App, open_app
 from orchrecon.clock import Clock, format_time
 from orchrecon.commands import Subparsers, add_cluster_option
 from orchrecon.commands._runs import watch_children_with_pidfd
@@ -26,10 +25,15 @@ from orchrecon.documents.repository import find_root
 from orchrecon.errors import OrchreconError, UsageError
 from orchrecon.gitsource import LocalSource, Source
 from orchrecon.gitsource.remote import RemoteSource
-from orchrecon.reconcile.operations import Operations
 from orchrecon.reconcile.reconciler import AlreadyRunningError, Log, Reconciler
+from orchrecon.store.ports import UnavailableError
+
+if TYPE_CHECKING:
+    from orchrecon.api.server import ApiServer
 
 STANDBY_POLL_SECONDS = 0.5
+RETRY_FIRST_SECONDS = 1.0  # then twice as long each time, up to RETRY_MAX_SECONDS
+RETRY_MAX_SECONDS = 30.0
 DEFAULT_BRANCH = "main"
 
 
@@ -83,7 +87,11 @@ def run(
     dask_scheduler: str | None = None,
 ) -> int:
     every, patience = _duration("--interval", interval), _duration("--grace", grace)
-    address = parse_listen(listen) if listen is not None else None
+    address = None
+    if listen is not None:
+        from orchrecon.api.server import parse_listen  # noqa: PLC0415 - uvicorn and starlette only with --listen
+
+        address = parse_listen(listen)
     if every < timedelta(seconds=1):
         raise UsageError("--interval must be at least 1s")
     if git_url == "":
@@ -95,7 +103,8 @@ def run(
     if git_url is not None and watch:
         raise UsageError("--watch follows a local checkout; a remote one (--git) is fetched every --interval")
     # A local source needs a repository here, even where a state directory alone would do for other commands.
-    app = open_app(None if git_url else find_root(repo), state_dir, environ=environ, dask_scheduler=dask_scheduler)
+    root = None if git_url else find_root(repo)
+    app = _retrying(lambda: open_app(root, state_dir, environ=environ, dask_scheduler=dask_scheduler))
     source: Source = (
         RemoteSource(git_url, branch or DEFAULT_BRANCH, app.state.source, environ) if git_url else LocalSource(app.repo)
     )
@@ -112,6 +121,21 @@ def run(
         state = reconciler.source_state
         raise OrchreconError(f"source not ready ({state.reason.value}): {state.message}")
     return 0
+
+
+def _retrying(open_: Callable[[], App]) -> App:
+    """`open_()`, tried again with a growing pause while the state database cannot be reached: a reconciler
+    started before its database waits for it (one line each time), where a crash loop would only add noise."""
+    delay = RETRY_FIRST_SECONDS
+    while True:
+        try:
+            return open_()
+        except UnavailableError as exc:
+            if not exc.retryable:
+                raise
+            print(f"orchrecon: {exc}; trying again in {delay:g}s", file=sys.stderr, flush=True)
+            time.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
 
 
 def _duration(option: str, text: str) -> timedelta:
@@ -156,6 +180,7 @@ async def _serve(
     listen: tuple[str, int] | None = None,
 ) -> None:
     watch_children_with_pidfd()
+    delay = RETRY_FIRST_SECONDS
     while True:
         try:
             reconciler.acquire()
@@ -164,6 +189,12 @@ async def _serve(
             if not standby:
                 raise OrchreconError(f"{exc}; exiting (use --standby to take over when it stops)") from None
             await asyncio.sleep(STANDBY_POLL_SECONDS)
+        except UnavailableError as exc:  # the state database went away: wait for it, one line each time
+            if not exc.retryable:
+                raise
+            log("state database unavailable", {"error": str(exc), "retry": f"{delay:g}s"})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
     log("started", {**source.describe(), "state": str(reconciler.state_root), "pid": os.getpid()})
     try:
         api = _api(reconciler, log, listen) if listen else None
@@ -215,6 +246,10 @@ class _Api:
 
 def _api(reconciler: Reconciler, log: Log, listen: tuple[str, int]) -> _Api:
     """Bind the socket (a port in use is a one-line error), tell where, and build the server."""
+    from orchrecon.api.app import create_app  # noqa: PLC0415 - see `run`
+    from orchrecon.api.server import bind, server, url_of  # noqa: PLC0415
+    from orchrecon.reconcile.operations import Operations  # noqa: PLC0415
+
     sock = bind(*listen)
     url = url_of(sock)
     reconciler.serving(url)

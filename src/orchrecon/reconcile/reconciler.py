@@ -49,6 +49,7 @@ from orchrecon.store.ledger import Record
 from orchrecon.store.ports import Lock, NotLeaderError
 
 LEDGER_POLL_SECONDS = 0.2  # how soon a table update reported by another process is decided
+WATCHED_POLL_SECONDS = 5.0  # the same, where the ledger tells of appends (LISTEN/NOTIFY): only in case one is missed
 PUBLISH_SECONDS = 0.5  # how late a run's records may show in status files and reports, at most
 PUBLISH_CHUNK = 4  # orchestrations whose files are written between two turns of the loop
 WRITERS = 4  # threads appending the API's requests
@@ -218,6 +219,7 @@ class Reconciler:
         loop = asyncio.get_running_loop()
         self._follow_parallel_limit(self._revision)  # restored definitions carry their project's limit
         self._decide_pending_triggers(self._app.clock.now())
+        unwatch, poll = self._watch_ledger()
         next_fetch = next_beat = next_publish = fetched_at = 0.0
         fetching: asyncio.Task[SourceState] | None = None
         leadership = _LeadershipWatch(self._lock)
@@ -258,15 +260,26 @@ class Reconciler:
                 changed = False
             if once or self._stopping:
                 break
-            await self._sleep()
+            await self._sleep(poll)
         if fetching is not None:
             await asyncio.wait([fetching])  # a git process is never left behind
-        await leadership.close()
+        await leadership.close(unwatch)
         await self._finish(0.0 if self._deposed else grace if not once else None)
 
-    async def _sleep(self) -> None:
-        """Until the next due slot, a wake-up or the next ledger poll, whichever comes first."""
-        delay = LEDGER_POLL_SECONDS
+    def _watch_ledger(self) -> tuple[Callable[[], None] | None, float]:
+        """Have appends anywhere wake the loop, where the ledger tells of them: what stops that, and how often to
+        look at the ledger all the same."""
+        loop = asyncio.get_running_loop()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(self._wake.set)
+
+        unwatch = self._app.ledger.watch(wake)
+        return unwatch, LEDGER_POLL_SECONDS if unwatch is None else WATCHED_POLL_SECONDS
+
+    async def _sleep(self, poll: float) -> None:
+        """Until the next due slot, a wake-up or the next ledger poll (`poll` seconds), whichever comes first."""
+        delay = poll
         wake = self._book.next_fire()
         if wake is not None:
             delay = min(delay, max(0.0, (wake - self._app.clock.now()).total_seconds()))
@@ -722,6 +735,9 @@ class _LeadershipWatch:
             self._next = loop.time() + LEADERSHIP_CHECK_SECONDS
         return False
 
-    async def close(self) -> None:
+    async def close(self, unwatch: Callable[[], None] | None) -> None:
+        """Wait for the question in flight; stop the ledger's watch too (`unwatch`), off the loop."""
         if self._asking is not None:
             await asyncio.wait([self._asking])
+        if unwatch is not None:
+            await asyncio.to_thread(unwatch)

@@ -166,6 +166,10 @@ class Ledger:
         """`sync()` off the event loop; concurrent callers share one fsync."""
         await asyncio.to_thread(self.sync)
 
+    def watch(self, wake: Callable[[], None]) -> Callable[[], None] | None:
+        """None: nothing tells of another process's appends to a file cheaply and surely; readers look instead."""
+        return None
+
     def close(self) -> None:
         self.sync()
         with self._mutex:

@@ -21,6 +21,13 @@ Decide = Callable[[list[Record]], Sequence[Mapping[str, Any]]]
 Span = tuple[int, int, int]  # (segment, start, end) of one record, as `read`'s positions give them
 
 
+class UnavailableError(StorageError):
+    """The shared backend (the state database) could not be reached or refused a statement. `retryable`: a
+    reconciler waits and tries again, rather than exiting (a database restarting, a network cut)."""
+
+    retryable = True
+
+
 class NotLeaderError(StorageError):
     """An append the backend fenced, recording nothing: by a reconciler that is no longer the leader, or by a
     process whose locks are gone with its database session (others may have recorded its runs' ends). Only a
@@ -72,6 +79,11 @@ class LedgerPort(Protocol):
 
     def lines(self, spans: Sequence[Span]) -> list[bytes] | None:
         """The records at `spans` as ledger lines (with their checksums); None when one is no longer there."""
+        ...
+
+    def watch(self, wake: Callable[[], None]) -> Callable[[], None] | None:
+        """Call `wake` (from another thread) soon after any process appends; returns what stops the watching, or
+        None when this backend cannot tell (then readers look every so often)."""
         ...
 
     def close(self) -> None: ...

@@ -12,7 +12,9 @@ once another reconciler leads, this one's next append raises `FencedError` and r
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,13 +24,15 @@ import psycopg
 from orchrecon.clock import Clock, format_time
 from orchrecon.errors import writing
 from orchrecon.store.ledger import Position
-from orchrecon.store.postgresql.database import Database
-from orchrecon.store.postgresql.ledger import Decide, TableLedger
+from orchrecon.store.postgresql.database import Database, DatabaseError
+from orchrecon.store.postgresql.ledger import CHANNEL, Decide, TableLedger
 from orchrecon.store.postgresql.locks import LEADERSHIP, AdvisoryLocks
 from orchrecon.store.postgresql.schema import check
 from orchrecon.store.records import Damage, Record, encode
 
 POLL_SECONDS = 0.02
+WATCH_TICK_SECONDS = 0.5  # how soon a stopped watch notices
+WATCH_RETRY_SECONDS = 1.0
 
 
 class DatabaseLedger:
@@ -61,10 +65,10 @@ class DatabaseLedger:
         return self.append([{"type": type_, **fields}])[0]
 
     def sync(self) -> None:
-        """Nothing to do: an append is durable when its transaction commits."""
+        self.table.sync()
 
     async def sync_async(self) -> None:
-        """Nothing to do (see `sync`)."""
+        await asyncio.to_thread(self.table.sync)
 
     def read(
         self,
@@ -103,6 +107,32 @@ class DatabaseLedger:
             return None
         return [encode(found[end]) for _, _, end in spans]
 
+    def watch(self, wake: Callable[[], None]) -> Callable[[], None] | None:
+        """`wake` on each NOTIFY the appends send, in a thread of its own with its own connection. A connection that
+        fails is made again after WATCH_RETRY_SECONDS, with a `wake` then: what was appended meanwhile is read."""
+        stopped = threading.Event()
+
+        def listen() -> None:
+            while not stopped.is_set():
+                try:
+                    with self._database.connect() as conn:
+                        conn.execute(f"LISTEN {CHANNEL}")
+                        wake()  # appends before the LISTEN are read now
+                        while not stopped.is_set():
+                            if any(True for _ in conn.notifies(timeout=WATCH_TICK_SECONDS)):
+                                wake()
+                except (psycopg.Error, DatabaseError):
+                    stopped.wait(WATCH_RETRY_SECONDS)
+
+        thread = threading.Thread(target=listen, name="orchrecon-ledger-listen", daemon=True)
+        thread.start()
+
+        def stop() -> None:
+            stopped.set()
+            thread.join()
+
+        return stop
+
     def close(self) -> None:
         self.table.close()
 
@@ -110,11 +140,15 @@ class DatabaseLedger:
 class AdvisoryLock:
     """One named advisory lock as a `ports.Lock`."""
 
-    def __init__(self, space: AdvisoryLockSpace, name: str, path: Path, *, note: bool = False) -> None:
+    def __init__(
+        self, space: AdvisoryLockSpace, name: str, path: Path, *, note: bool = False, busy: bool = False
+    ) -> None:
+        """`busy`: taken and released once per task, so off the event loop (a configuration's lock)."""
         self._space = space
         self.name = name
         self.path = path
         self._note = note  # a run's lock: its local file holds the run's end if the database refuses it
+        self._busy = busy
 
     @property
     def held(self) -> bool:
@@ -152,7 +186,12 @@ class AdvisoryLock:
             return
         if remove and self._note:
             self.path.unlink(missing_ok=True)  # while still held, as with flock
-        self._space.locks.release(self.name)
+        if self._busy:
+            # In order, in the space's one releasing thread: the loop goes on at once. Taken again meanwhile, the
+            # session holds it twice (advisory locks count), and still once after this release.
+            self._space.releasing.submit(self._space.locks.release, self.name)
+        else:
+            self._space.locks.release(self.name)
 
 
 class LeadershipLock(AdvisoryLock):
@@ -179,6 +218,7 @@ class AdvisoryLockSpace:
         self.ledger = ledger
         self._folder = folder
         self._lost: set[str] = set()  # locks whose session ended under us
+        self.releasing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orchrecon-unlock")
 
     def orchestration(self, name: str) -> AdvisoryLock:
         return AdvisoryLock(self, f"orchestration.{name}", self._folder / f"orchestration.{name}.lock")
@@ -204,6 +244,7 @@ class AdvisoryLockSpace:
         return None  # not recorded in the database yet: people see that the task waits, not for whom
 
     def close(self) -> None:
+        self.releasing.shutdown(wait=True)
         self.locks.close()
 
 

@@ -14,7 +14,8 @@ from urllib.parse import quote
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from orchrecon.errors import OrchreconError, StorageError
+from orchrecon.errors import OrchreconError
+from orchrecon.store.ports import UnavailableError
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -35,7 +36,7 @@ _QUOTED = re.compile(r'"[^"]*"')
 _ELIDED = '"…"'
 
 
-class DatabaseError(StorageError):
+class DatabaseError(UnavailableError):
     """The state database could not be reached, or refused a statement; the message names it without its
     password. A `StorageError`, as a full disk is for the state directory: a run whose records it refuses ends
     with it as the reason."""

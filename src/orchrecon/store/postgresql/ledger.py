@@ -36,6 +36,8 @@ _INSERT = (
     " SELECT * FROM unnest(%s::bigint[], %s::text[]::json[]) RETURNING seq)"
     f" SELECT pg_notify('{CHANNEL}', max(seq)::text) FROM added"
 )
+_APPEND = "SELECT first, stamp FROM orchrecon.append(%s::text[], %s, %s, %s)"
+_FIRST = frozenset({"v", "seq", "time"})  # a record giving these itself takes the transaction's way
 _READ = "SELECT record FROM orchrecon.ledger WHERE seq > %s ORDER BY seq LIMIT %s"
 _AT = "SELECT seq, record FROM orchrecon.ledger WHERE seq = ANY(%s)"
 _TIME = "SELECT record->>'time' FROM orchrecon.ledger WHERE seq = %s"
@@ -70,6 +72,8 @@ class TableLedger:
         self._mutex = threading.Lock()
         self._conn: Connection | None = None
         self._session = session
+        self._relaxed_ids: set[int] = set()
+        self._unsynced = False  # an append since the last sync
 
     def __repr__(self) -> str:
         return f"TableLedger({self._database.shown!r})"
@@ -106,6 +110,9 @@ class TableLedger:
         with self._session.mutex if self._session else self._mutex:
             conn = self._session.session() if self._session else self._connection()
             try:
+                self._relaxed(conn)
+                if decide is None and records and not any(_FIRST.intersection(r) for r in records):
+                    return self._append_at_once(conn, records, epoch)
                 with conn.transaction():
                     if epoch is not None:
                         row = conn.execute("SELECT epoch FROM orchrecon.leadership FOR SHARE").fetchone()
@@ -120,11 +127,12 @@ class TableLedger:
                         records = decide([r[0] for r in conn.execute(_READ_ALL, (after_seq,))])
                     if not records:
                         return [], last
-                    head = "UPDATE orchrecon.ledger_head SET seq = seq + %s RETURNING seq"
-                    row = conn.execute(head, (len(records),)).fetchone()
+                    head = (
+                        "UPDATE orchrecon.ledger_head SET seq = seq + %s, time = greatest(time, %s) RETURNING seq, time"
+                    )
+                    row = conn.execute(head, (len(records), format_time(self._clock.now()))).fetchone()
                     assert row is not None
-                    first = row[0] - len(records) + 1
-                    time = format_time(self._clock.now())  # under the row lock: times do not go back along seqs
+                    first, time = row[0] - len(records) + 1, row[1]  # times do not go back along seqs
                     written = [{"v": VERSION, "seq": first + i, "time": time, **r} for i, r in enumerate(records)]
                     conn.execute(_INSERT, ([r["seq"] for r in written], [_ENCODER.encode(r) for r in written]))
             except psycopg.Error as exc:
@@ -132,7 +140,50 @@ class TableLedger:
                     self._session.session_failed(conn)
                     raise self._database.error("cannot append to the ledger in", exc) from None
                 raise self._failed("cannot append to the ledger in", exc) from None
+            self._unsynced = True
             return written, written[-1]["seq"]
+
+    def _append_at_once(
+        self, conn: Connection, records: Sequence[Mapping[str, Any]], epoch: int | None
+    ) -> tuple[list[Record], int]:
+        """`_append` of plain records in one statement (`orchrecon.append`), with no transaction block around it."""
+        bodies = [_ENCODER.encode(r) for r in records]
+        try:
+            row = conn.execute(_APPEND, (bodies, format_time(self._clock.now()), epoch, VERSION)).fetchone()
+        except psycopg.errors.RaiseException as exc:
+            if exc.diag.message_primary != "orchrecon.fenced" or epoch is None:
+                raise
+            raise FencedError(epoch, int(exc.diag.message_detail or 0)) from None
+        assert row is not None
+        first, time = int(row[0]), str(row[1])
+        written = [{"v": VERSION, "seq": first + i, "time": time, **r} for i, r in enumerate(records)]
+        self._unsynced = True
+        return written, written[-1]["seq"]
+
+    def _relaxed(self, conn: Connection) -> None:
+        """Commits on `conn` return before their WAL is flushed (see `sync`), as JSONL appends return before fsync."""
+        if id(conn) not in self._relaxed_ids:
+            conn.execute("SET synchronous_commit = off")
+            self._relaxed_ids = {id(conn)}  # one append connection at a time: a new one replaces the old
+
+    def sync(self) -> None:
+        """Make every record appended so far by this process survive a crash of the database server: a commit
+        with synchronous_commit on flushes the WAL up to it, and with it every commit before."""
+        if not self._unsynced:
+            return
+        self._unsynced = False
+        with self._session.mutex if self._session else self._mutex:
+            conn = self._session.session() if self._session else self._connection()
+            try:
+                with conn.transaction():
+                    conn.execute("SET LOCAL synchronous_commit = on")
+                    conn.execute("UPDATE orchrecon.ledger_head SET seq = seq")
+            except psycopg.Error as exc:
+                self._unsynced = True
+                if self._session is not None:
+                    self._session.session_failed(conn)
+                    raise self._database.error("cannot sync the ledger in", exc) from None
+                raise self._failed("cannot sync the ledger in", exc) from None
 
     def read(self, after_seq: int = 0) -> Iterator[Record]:
         """Every committed record with a seq above `after_seq`, in order (read in batches: no transaction stays

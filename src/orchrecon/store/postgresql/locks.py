@@ -40,6 +40,8 @@ class PoolingProxyError(DatabaseError):
     """The connection's statements reached different server sessions: a transaction-pooling proxy, which
     breaks session locks."""
 
+    retryable = False
+
 
 class SessionEndedError(DatabaseError, NotLeaderError):
     """An append by a process whose locks' session ended (its connection was cut or terminated): another process
