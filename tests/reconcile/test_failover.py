@@ -6,6 +6,8 @@ table update, schedule slot or run is decided or executed twice."""
 from __future__ import annotations
 
 import functools
+import os
+import socket
 import subprocess
 import sys
 import time
@@ -18,7 +20,7 @@ import pytest
 
 from orchrecon.store.postgresql.locks import LEADERSHIP, lock_keys
 from tests.backends import ledger_records
-from tests.builders import git, write
+from tests.builders import git, small_repo, write
 from tests.execution.builders import Lines, wait_until
 
 FAILOVERS = 20
@@ -183,3 +185,30 @@ def test_twenty_failovers_decide_and_run_everything_once(backend: str, tmp_path:
     assert max(takeovers) < TAKEOVER_SECONDS
     assert len(deposed) == FAILOVERS // 2
     assert all("lost the leadership" in err and "Traceback" not in err for err in deposed), deposed
+
+
+def test_a_reconciler_whose_database_is_unreachable_waits_for_it_saying_so(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    repo = small_repo(tmp_path / "repo")
+    git(repo, "init", "-q", "-b", "main")
+    url = f"postgresql://orchrecon:hunter2@127.0.0.1:{port}/orchrecon"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orchrecon", "-C", str(repo), "--state-dir", str(tmp_path / "state"), "reconcile"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "ORCHRECON_STATE_URL": url},
+    )
+    lines = Lines(process)
+    try:
+        lines.wait_for(r"trying again in 2s", timeout=15)
+        assert process.poll() is None  # still waiting, not exited for a supervisor to restart in a loop
+    finally:
+        process.kill()
+    first, second = lines.rest()[:2]
+    assert first.startswith(f"orchrecon: cannot connect to postgresql://orchrecon@127.0.0.1:{port}/orchrecon: ")
+    assert first.endswith("; trying again in 1s")
+    assert second.endswith("; trying again in 2s")
+    assert not any("hunter2" in line or "Traceback" in line for line in lines.lines)
