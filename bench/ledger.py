@@ -47,6 +47,17 @@ def run_records(n: int) -> list[dict[str, Any]]:
     return records
 
 
+def write_runs(ledger: Ledger, runs: int) -> None:
+    """Append `runs` runs of `run_records`, 10,000 records an append."""
+    batch: list[dict[str, Any]] = []
+    for n in range(runs):
+        batch += run_records(n)
+        if len(batch) >= 10_000:
+            ledger.append(batch)
+            batch = []
+    ledger.append(batch)
+
+
 def append_latency(ledger: Ledger, count: int = 200) -> float:
     start = time.perf_counter()
     for i in range(count):
@@ -75,13 +86,7 @@ def main() -> int:
         ledger = Ledger(state / "ledger", SystemClock())
         empty = append_latency(ledger)
         start = time.perf_counter()
-        batch: list[dict[str, Any]] = []
-        for n in range(args.runs):
-            batch += run_records(n)
-            if len(batch) >= 10_000:
-                ledger.append(batch)
-                batch = []
-        ledger.append(batch)
+        write_runs(ledger, args.runs)
         ledger.sync()
         generated = time.perf_counter() - start
         full = append_latency(ledger)

@@ -25,12 +25,11 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/pgserver.py starts the server
 
 from figures import positive, print_rows, print_targets, work_folder
-from ledger import run_records
+from ledger import write_runs
 from reconcile import commit_all, orchrecon_argv, progress
 from run_overhead import write_repo
 
@@ -127,13 +126,7 @@ def listing(server: PostgresServer, work: Path, records: int, runs: int) -> tupl
     state = work / "big-state"
     ledger = Ledger(state / "ledger", SystemClock())
     start = time.perf_counter()
-    batch: list[dict[str, Any]] = []
-    for n in range(records // 10):
-        batch += run_records(n)
-        if len(batch) >= 10_000:
-            ledger.append(batch)
-            batch = []
-    ledger.append(batch)
+    write_runs(ledger, records // 10)
     ledger.close()
     generated = time.perf_counter() - start
     url = migrated(server.create_database())

@@ -16,8 +16,6 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-import jsonschema_rs
-
 from orchrecon.documents.cron import CronError, parse_cron
 from orchrecon.documents.loader import Document, JsonPath
 from orchrecon.errors import Diagnostic
@@ -73,6 +71,8 @@ class SchemaValidator:
 
     def __init__(self, schema: dict[str, Any] | None = None) -> None:
         self._schema = schema if schema is not None else load_schema()
+        import jsonschema_rs  # noqa: PLC0415 - 20 ms: only commands that validate pay for it
+
         self._fast = jsonschema_rs.validator_for(self._schema)
         self._full: jsonschema.Draft202012Validator | None = None
         self._patterns = _pattern_names(self._schema)

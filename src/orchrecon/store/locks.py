@@ -73,13 +73,7 @@ class FileLock:
     ) -> bool:
         """Wait for the lock without blocking the event loop; False if `stop()` became true first.
         `busy` is called after each attempt that found the lock taken."""
-        while not self.try_acquire(holder):
-            if stop():
-                return False
-            if busy is not None:
-                busy()
-            await asyncio.sleep(POLL_SECONDS)
-        return True
+        return await acquire_polling(lambda: self.try_acquire(holder), stop=stop, busy=busy)
 
     def release(self, *, remove: bool = False) -> None:
         if not self._held:
@@ -103,6 +97,20 @@ class FileLock:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+async def acquire_polling(
+    try_acquire: Callable[[], bool], *, stop: Callable[[], bool], busy: Callable[[], None] | None
+) -> bool:
+    """Call `try_acquire` every POLL_SECONDS until it succeeds (True) or `stop()` is true (False), calling `busy`
+    after each attempt that found the lock taken."""
+    while not try_acquire():
+        if stop():
+            return False
+        if busy is not None:
+            busy()
+        await asyncio.sleep(POLL_SECONDS)
+    return True
 
 
 def holder_of(path: Path) -> dict[str, Any] | None:

@@ -24,13 +24,13 @@ import psycopg
 from orchrecon.clock import Clock, format_time
 from orchrecon.errors import writing
 from orchrecon.store.ledger import Position
+from orchrecon.store.locks import acquire_polling
 from orchrecon.store.postgresql.database import Database, DatabaseError
 from orchrecon.store.postgresql.ledger import CHANNEL, Decide, TableLedger
 from orchrecon.store.postgresql.locks import LEADERSHIP, AdvisoryLocks
 from orchrecon.store.postgresql.schema import check
 from orchrecon.store.records import Damage, Record, encode
 
-POLL_SECONDS = 0.02
 WATCH_TICK_SECONDS = 0.5  # how soon a stopped watch notices
 WATCH_RETRY_SECONDS = 1.0
 
@@ -170,13 +170,7 @@ class AdvisoryLock:
         holder: Mapping[str, Any] | None = None,
         busy: Callable[[], None] | None = None,
     ) -> bool:
-        while not self.try_acquire(holder):
-            if stop():
-                return False
-            if busy is not None:
-                busy()
-            await asyncio.sleep(POLL_SECONDS)
-        return True
+        return await acquire_polling(lambda: self.try_acquire(holder), stop=stop, busy=busy)
 
     def lost(self) -> bool:
         return self._space.lost(self.name)
