@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from orchrecon import __version__
 from orchrecon.commands import (
@@ -79,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-C", "--repo", type=Path, default=argparse.SUPPRESS, help="the orchestration repository")
     common.add_argument("--state-dir", type=Path, default=argparse.SUPPRESS, help="the state directory")
+    common.add_argument(
+        "--state", dest="state_url", metavar="URL", default=argparse.SUPPRESS, help="a PostgreSQL state database"
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         module.add_parser(subparsers, common)
@@ -88,9 +92,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 invalid or failed, 2 usage or not found)."""
     args = build_parser().parse_args(argv)
+    before = os.environ.get(STATE_URL_VAR)
     if args.state_url is not None:
-        # Every command finds its backend in the environment (store.backends), as tasks calling orchrecon do.
+        # Every command finds its backend in the environment (store.backends), as tasks calling orchrecon do;
+        # put back when the command ends (a command run inside another program leaves its environment as it was).
         os.environ[STATE_URL_VAR] = args.state_url
+        if args.command not in ("db", "ledger") and _has_password(args.state_url):  # those two warn themselves
+            print(
+                "orchrecon: warning: the password in --state is visible in this host's process list;"
+                f" set {STATE_URL_VAR} or PGPASSWORD instead",
+                file=sys.stderr,
+            )
     try:
         code: int = args.handler(args)
     except KeyboardInterrupt:
@@ -108,7 +120,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _crash(exc)
     finally:
         close_opened()
+        if args.state_url is not None:
+            if before is None:
+                os.environ.pop(STATE_URL_VAR, None)
+            else:
+                os.environ[STATE_URL_VAR] = before
     return code
+
+
+def _has_password(url: str) -> bool:
+    try:
+        return bool(urlsplit(url).password)
+    except ValueError:
+        return False  # not a URL: the backend says what is wrong with it
 
 
 def _crash(exc: BaseException) -> int:

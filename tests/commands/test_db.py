@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
 import socket
+from pathlib import Path
 
 import pytest
 
 from orchrecon.cli import main
 from orchrecon.store.postgresql.schema import VERSION
+from tests.builders import small_repo
 
 
 def db(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -74,3 +78,24 @@ def test_without_a_database_url_it_says_how_to_name_one(
     code, _, err = db(capsys, "migrate", *argv)
     assert code == 2
     assert err == f"orchrecon: error: {message}\n"
+
+
+def test_the_global_state_option_names_the_database_before_or_after_the_command(
+    postgres_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert db(capsys, "migrate", "--state", postgres_url)[0] == 0
+    repo = small_repo(tmp_path / "repo")
+    state = str(tmp_path / "machine")  # new: on the database, any command may start this machine's state directory
+    with_password = postgres_url.replace("orchrecon@", "orchrecon:hunter2@")  # the test server trusts any password
+    for argv in (
+        ["--state", postgres_url, "-C", str(repo), "--state-dir", state, "runs", "--format", "json"],
+        ["-C", str(repo), "runs", "--state-dir", state, "--state", with_password, "--format", "json"],
+    ):
+        assert main(argv) == 0
+        out, err = capsys.readouterr()
+        assert json.loads(out)["runs"] == []
+    assert err.startswith("orchrecon: warning: the password in --state is visible in this host's process list")
+    assert "hunter2" not in err
+    assert (tmp_path / "machine" / "index.database.sqlite").exists()
+    assert not list((tmp_path / "machine" / "ledger").glob("*.jsonl"))
+    assert "ORCHRECON_STATE_URL" not in os.environ  # main() puts the environment back as it found it

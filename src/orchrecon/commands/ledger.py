@@ -40,11 +40,15 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
         ("import", "load the state directory's ledger into an empty PostgreSQL state database"),
         ("export", "write the PostgreSQL state database's ledger as the state directory's"),
     ):
-        move = actions.add_parser(name, parents=[common], help=help_)
-        move.add_argument("--state", metavar="URL", help="the state database (default: $ORCHRECON_STATE_URL)")
+        move = actions.add_parser(name, parents=[common], help=help_)  # its --state: the database (common's)
         move.set_defaults(
             handler=lambda a: run_transfer(
-                action=a.action, repo=a.repo, state_dir=a.state_dir, state=a.state, out=sys.stdout, environ=os.environ
+                action=a.action,
+                repo=a.repo,
+                state_dir=a.state_dir,
+                state=a.state_url,
+                out=sys.stdout,
+                environ=os.environ,
             )
         )
 
