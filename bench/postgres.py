@@ -6,7 +6,7 @@ fsync on, as in production, on a free port of 127.0.0.1.
 - W2 (one phase of 200 tasks of `true` at most 8 at once, then one task): `orchrecon run`'s whole-process time on
   each backend, median of --runs, alternating; target: the database within 1.5x of the state directory.
 - Append latency of one record and of a group of ten: on the JSONL ledger as the runner appends (written, synced
-  later in a batch), synced at once, and on the ledger table (durable when its one transaction commits).
+  later in a batch), synced at once, and on the ledger table (committed in one statement, flushed later in a batch).
 - `orchrecon runs --limit 20` on a ledger of --records records (1,000,000: 100,000 runs of 10 records) in the
   database, loaded with `ledger import`; its whole-process time once the machine's index is built (the first
   command builds it, timed apart), median of --runs; target under 0.5 s.
@@ -178,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("runs --limit 20, first (builds this machine's index)", f"{first:.2f} s"),
         (f"runs --limit 20, median of {args.runs}", f"{runs_20:.3f} s"),
     ]
-    print("(the runner's appends are synced in batches; a table append is durable when it returns)")
+    print("(appends are synced in batches on both: a JSONL append is fsynced, a table append's commit flushed, later)")
     print_rows(rows)
     verdicts = print_targets(
         [
