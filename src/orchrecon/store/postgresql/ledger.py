@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -25,7 +26,7 @@ from orchrecon.errors import OrchreconError
 from orchrecon.store.ledger import VERSION
 from orchrecon.store.ports import NotLeaderError
 from orchrecon.store.postgresql.database import Connection, Database, DatabaseError
-from orchrecon.store.postgresql.locks import AdvisoryLocks
+from orchrecon.store.postgresql.locks import AdvisoryLocks, SessionEndedError
 from orchrecon.store.records import Record
 
 CHANNEL = "orchrecon_ledger"  # NOTIFY's payload is the last seq appended
@@ -72,7 +73,7 @@ class TableLedger:
         self._mutex = threading.Lock()
         self._conn: Connection | None = None
         self._session = session
-        self._relaxed_ids: set[int] = set()
+        self._relaxed: Connection | None = None  # the connection told not to wait for WAL flushes
         self._unsynced = False  # an append since the last sync
 
     def __repr__(self) -> str:
@@ -107,41 +108,44 @@ class TableLedger:
         decide: Decide | None = None,
         after_seq: int = 0,
     ) -> tuple[list[Record], int]:
-        with self._session.mutex if self._session else self._mutex:
-            conn = self._session.session() if self._session else self._connection()
-            try:
-                self._relaxed(conn)
-                if decide is None and records and not any(_FIRST.intersection(r) for r in records):
-                    return self._append_at_once(conn, records, epoch)
-                with conn.transaction():
-                    if epoch is not None:
-                        row = conn.execute("SELECT epoch FROM orchrecon.leadership FOR SHARE").fetchone()
-                        assert row is not None
-                        if row[0] != epoch:
-                            raise FencedError(epoch, row[0])
-                    last = after_seq
-                    if decide is not None:
-                        row = conn.execute("SELECT seq FROM orchrecon.ledger_head FOR UPDATE").fetchone()
-                        assert row is not None
-                        last = row[0]
-                        records = decide([r[0] for r in conn.execute(_READ_ALL, (after_seq,))])
-                    if not records:
-                        return [], last
-                    head = (
-                        "UPDATE orchrecon.ledger_head SET seq = seq + %s, time = greatest(time, %s) RETURNING seq, time"
-                    )
-                    row = conn.execute(head, (len(records), format_time(self._clock.now()))).fetchone()
-                    assert row is not None
-                    first, time = row[0] - len(records) + 1, row[1]  # times do not go back along seqs
-                    written = [{"v": VERSION, "seq": first + i, "time": time, **r} for i, r in enumerate(records)]
-                    conn.execute(_INSERT, ([r["seq"] for r in written], [_ENCODER.encode(r) for r in written]))
-            except psycopg.Error as exc:
-                if self._session is not None:
-                    self._session.session_failed(conn)
-                    raise self._database.error("cannot append to the ledger in", exc) from None
-                raise self._failed("cannot append to the ledger in", exc) from None
-            self._unsynced = True
-            return written, written[-1]["seq"]
+        with self._appending("cannot append to the ledger in") as conn:
+            if decide is None and records and not any(_FIRST.intersection(r) for r in records):
+                written, last = self._append_at_once(conn, records, epoch)
+            else:
+                written, last = self._append_in_transaction(conn, records, epoch, decide, after_seq)
+        self._unsynced |= bool(written)
+        return written, last
+
+    def _append_in_transaction(
+        self,
+        conn: Connection,
+        records: Sequence[Mapping[str, Any]],
+        epoch: int | None,
+        decide: Decide | None,
+        after_seq: int,
+    ) -> tuple[list[Record], int]:
+        """`_append` as a transaction of several statements: for `decide`, which reads under the head row's lock."""
+        with conn.transaction():
+            if epoch is not None:
+                row = conn.execute("SELECT epoch FROM orchrecon.leadership FOR SHARE").fetchone()
+                assert row is not None
+                if row[0] != epoch:
+                    raise FencedError(epoch, row[0])
+            last = after_seq
+            if decide is not None:
+                row = conn.execute("SELECT seq FROM orchrecon.ledger_head FOR UPDATE").fetchone()
+                assert row is not None
+                last = row[0]
+                records = decide([r[0] for r in conn.execute(_READ_ALL, (after_seq,))])
+            if not records:
+                return [], last
+            head = "UPDATE orchrecon.ledger_head SET seq = seq + %s, time = greatest(time, %s) RETURNING seq, time"
+            row = conn.execute(head, (len(records), format_time(self._clock.now()))).fetchone()
+            assert row is not None
+            first, time = row[0] - len(records) + 1, row[1]  # times do not go back along seqs
+            written = [{"v": VERSION, "seq": first + i, "time": time, **r} for i, r in enumerate(records)]
+            conn.execute(_INSERT, ([r["seq"] for r in written], [_ENCODER.encode(r) for r in written]))
+        return written, written[-1]["seq"]
 
     def _append_at_once(
         self, conn: Connection, records: Sequence[Mapping[str, Any]], epoch: int | None
@@ -157,14 +161,25 @@ class TableLedger:
         assert row is not None
         first, time = int(row[0]), str(row[1])
         written = [{"v": VERSION, "seq": first + i, "time": time, **r} for i, r in enumerate(records)]
-        self._unsynced = True
         return written, written[-1]["seq"]
 
-    def _relaxed(self, conn: Connection) -> None:
-        """Commits on `conn` return before their WAL is flushed (see `sync`), as JSONL appends return before fsync."""
-        if id(conn) not in self._relaxed_ids:
-            conn.execute("SET synchronous_commit = off")
-            self._relaxed_ids = {id(conn)}  # one append connection at a time: a new one replaces the old
+    @contextmanager
+    def _appending(self, action: str) -> Iterator[Connection]:
+        """The connection appends go through (the locks' session, with one), held for the caller. A statement that
+        fails raises `DatabaseError` "`action` …"; a session whose connection broke learns its locks are gone."""
+        with self._session.mutex if self._session else self._mutex:
+            conn = self._session.session() if self._session else self._connection()
+            try:
+                if conn is not self._relaxed:
+                    # Commits return before their WAL is flushed (see `sync`), as JSONL appends before fsync.
+                    conn.execute("SET synchronous_commit = off")
+                    self._relaxed = conn
+                yield conn
+            except psycopg.Error as exc:
+                if self._session is None:
+                    raise self._failed(action, exc) from None
+                self._session.session_failed(conn)
+                raise self._database.error(action, exc) from None
 
     def sync(self) -> None:
         """Make every record appended so far by this process survive a crash of the database server: a commit
@@ -172,18 +187,15 @@ class TableLedger:
         if not self._unsynced:
             return
         self._unsynced = False
-        with self._session.mutex if self._session else self._mutex:
-            conn = self._session.session() if self._session else self._connection()
-            try:
-                with conn.transaction():
-                    conn.execute("SET LOCAL synchronous_commit = on")
-                    conn.execute("UPDATE orchrecon.ledger_head SET seq = seq")
-            except psycopg.Error as exc:
-                self._unsynced = True
-                if self._session is not None:
-                    self._session.session_failed(conn)
-                    raise self._database.error("cannot sync the ledger in", exc) from None
-                raise self._failed("cannot sync the ledger in", exc) from None
+        try:
+            with self._appending("cannot sync the ledger in") as conn, conn.transaction():
+                conn.execute("SET LOCAL synchronous_commit = on")
+                conn.execute("UPDATE orchrecon.ledger_head SET seq = seq")
+        except SessionEndedError:
+            raise  # nothing will ever be synced through it: the next sync need not try
+        except DatabaseError:
+            self._unsynced = True  # a statement failed: the next sync tries again, on a new connection
+            raise
 
     def read(self, after_seq: int = 0) -> Iterator[Record]:
         """Every committed record with a seq above `after_seq`, in order (read in batches: no transaction stays
