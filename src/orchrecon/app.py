@@ -69,11 +69,6 @@ class App:
             observer=observer,
         )
 
-    def close(self) -> None:
-        """Close the ledger and free this process's locks (a state database's connections)."""
-        self.ledger.close()
-        self.locks.close()
-
     def run_view(self, run_id: str) -> RunView:
         """The run named by `run_id` or by a unique prefix of its id (as git takes commits).
 

@@ -32,7 +32,7 @@ from orchrecon.commands import (
     validate,
 )
 from orchrecon.errors import OrchreconError, crash_log, printable, user_error
-from orchrecon.store.backends import STATE_URL_VAR, close_opened
+from orchrecon.store.backends import PASSWORD_SHOWN, STATE_URL_VAR, close_opened
 
 COMMANDS = (
     validate,
@@ -98,11 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # put back when the command ends (a command run inside another program leaves its environment as it was).
         os.environ[STATE_URL_VAR] = args.state_url
         if args.command not in ("db", "ledger") and _has_password(args.state_url):  # those two warn themselves
-            print(
-                "orchrecon: warning: the password in --state is visible in this host's process list;"
-                f" set {STATE_URL_VAR} or PGPASSWORD instead",
-                file=sys.stderr,
-            )
+            print(PASSWORD_SHOWN, file=sys.stderr)
     try:
         code: int = args.handler(args)
     except KeyboardInterrupt:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from orchrecon.commands import Subparsers
 from orchrecon.errors import OrchreconError, UsageError
-from orchrecon.store.backends import SCHEMES, STATE_URL_VAR
+from orchrecon.store.backends import NEEDS_PSYCOPG, PASSWORD_SHOWN, SCHEMES, STATE_URL_VAR
 
 if TYPE_CHECKING:
     from orchrecon.store.postgresql.database import Database
@@ -65,12 +65,8 @@ def state_database(option: str | None, environ: Mapping[str, str]) -> Database:
     try:
         from orchrecon.store.postgresql.database import Database  # noqa: PLC0415
     except ImportError:
-        raise OrchreconError("the PostgreSQL backend needs psycopg: pip install 'orchrecon[postgresql]'") from None
+        raise OrchreconError(NEEDS_PSYCOPG) from None
     database = Database(url)
     if option is not None and database.has_password:
-        print(
-            f"orchrecon: warning: the password in --state is visible in this host's process list; set {STATE_URL_VAR}"
-            " or PGPASSWORD instead",
-            file=sys.stderr,
-        )
+        print(PASSWORD_SHOWN, file=sys.stderr)
     return database

@@ -11,7 +11,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from orchrecon.api.server import ApiServer
 
 STANDBY_POLL_SECONDS = 0.5
-RETRY_FIRST_SECONDS = 1.0  # then twice as long each time, up to RETRY_MAX_SECONDS
+RETRY_FIRST_SECONDS = 1.0  # see `_pauses`
 RETRY_MAX_SECONDS = 30.0
 DEFAULT_BRANCH = "main"
 
@@ -126,16 +126,25 @@ def run(
 def _retrying(open_: Callable[[], App]) -> App:
     """`open_()`, tried again with a growing pause while the state database cannot be reached: a reconciler
     started before its database waits for it (one line each time), where a crash loop would only add noise."""
-    delay = RETRY_FIRST_SECONDS
+    pauses = _pauses()
     while True:
         try:
             return open_()
         except UnavailableError as exc:
             if not exc.retryable:
                 raise
+            delay = next(pauses)
             print(f"orchrecon: {exc}; trying again in {delay:g}s", file=sys.stderr, flush=True)
             time.sleep(delay)
-            delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+
+def _pauses() -> Iterator[float]:
+    """The pauses between attempts to reach the state database: RETRY_FIRST_SECONDS, then twice as long each
+    time, up to RETRY_MAX_SECONDS."""
+    delay = RETRY_FIRST_SECONDS
+    while True:
+        yield delay
+        delay = min(delay * 2, RETRY_MAX_SECONDS)
 
 
 def _duration(option: str, text: str) -> timedelta:
@@ -180,7 +189,7 @@ async def _serve(
     listen: tuple[str, int] | None = None,
 ) -> None:
     watch_children_with_pidfd()
-    delay = RETRY_FIRST_SECONDS
+    pauses = _pauses()
     while True:
         try:
             reconciler.acquire()
@@ -192,9 +201,9 @@ async def _serve(
         except UnavailableError as exc:  # the state database went away: wait for it, one line each time
             if not exc.retryable:
                 raise
+            delay = next(pauses)
             log("state database unavailable", {"error": str(exc), "retry": f"{delay:g}s"})
             await asyncio.sleep(delay)
-            delay = min(delay * 2, RETRY_MAX_SECONDS)
     log("started", {**source.describe(), "state": str(reconciler.state_root), "pid": os.getpid()})
     try:
         api = _api(reconciler, log, listen) if listen else None

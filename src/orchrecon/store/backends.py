@@ -20,6 +20,11 @@ from orchrecon.store.state import StateDir
 
 STATE_URL_VAR = "ORCHRECON_STATE_URL"
 SCHEMES = ("postgresql://", "postgres://")
+NEEDS_PSYCOPG = "the PostgreSQL backend needs psycopg: pip install 'orchrecon[postgresql]'"
+PASSWORD_SHOWN = (  # for a URL given with --state
+    "orchrecon: warning: the password in --state is visible in this host's process list;"
+    f" set {STATE_URL_VAR} or PGPASSWORD instead"
+)
 
 
 @dataclass(frozen=True)
@@ -27,7 +32,6 @@ class Backend:
     ledger: LedgerPort
     locks: LockSpace
     index: Path  # the local index of runs folded from `ledger`
-    database: bool = False  # the PostgreSQL state database, not the state directory
 
     def close(self) -> None:
         """Close the ledger and the locks' connections (which frees the locks)."""
@@ -60,9 +64,9 @@ def open_backend(directory: StateDir, clock: Clock, environ: Mapping[str, str]) 
     try:
         from orchrecon.store.postgresql.backend import open_database  # noqa: PLC0415 - psycopg only where used
     except ImportError:
-        raise OrchreconError("the PostgreSQL backend needs psycopg: pip install 'orchrecon[postgresql]'") from None
+        raise OrchreconError(NEEDS_PSYCOPG) from None
     ledger, locks = open_database(url, clock, directory.locks)
     # Its own file: an index folded from the table must never be taken for one of the JSONL ledger's.
-    backend = Backend(ledger, locks, directory.root / "index.database.sqlite", database=True)
+    backend = Backend(ledger, locks, directory.root / "index.database.sqlite")
     _opened.append(backend)
     return backend
