@@ -10,7 +10,13 @@ import psycopg
 import pytest
 
 from orchrecon.store.postgresql.database import Database
-from orchrecon.store.postgresql.locks import LEADERSHIP, AdvisoryLocks, PoolingProxyError, lock_keys
+from orchrecon.store.postgresql.locks import (
+    LEADERSHIP,
+    AdvisoryLocks,
+    PoolingProxyError,
+    SessionEndedError,
+    lock_keys,
+)
 from tests.conftest import ROOT
 from tests.pgserver import PostgresServer, transaction_pooler
 from tests.store.postgresql.polling import eventually
@@ -206,3 +212,17 @@ def test_a_transaction_pooling_proxy_is_refused(postgres_server: PostgresServer)
                 locks.try_acquire("config.ex.b")
     assert "reached two server sessions" in str(caught.value)
     assert "a transaction-pooling proxy (PgBouncer in transaction mode) is in between" in str(caught.value)
+
+
+def test_a_lock_asked_for_on_an_ended_session_says_the_session_ended(database: Database) -> None:
+    # A leader whose session was terminated learns it from its next lock statement as from its next append
+    # (NotLeaderError, which makes it step down), not as a database error that would stop it another way.
+    with _locks(database) as mine:
+        assert mine.try_acquire(LEADERSHIP)
+        with database.connect() as conn:
+            conn.execute("SELECT pg_terminate_backend(%s)", (mine.backend_pid(),))
+        with pytest.raises(SessionEndedError, match="ended while it held 1 lock"):
+            mine.try_acquire("orchestration.o")
+        assert mine.held == frozenset()
+        with pytest.raises(SessionEndedError):
+            mine.session()

@@ -84,7 +84,16 @@ class AdvisoryLocks:
             if name in self._holders:
                 return False
             conn = self._connection()
-            if not self._call(conn, "SELECT pg_try_advisory_lock(%s, %s), pg_backend_pid()", name):
+            try:
+                taken = self._call(conn, "SELECT pg_try_advisory_lock(%s, %s), pg_backend_pid()", name)
+            except DatabaseError:
+                # The session holding this process's locks ended under the statement (terminated, cut): the
+                # same news as a refused append, which a leader must hear before its heartbeat tells it.
+                self.session_failed(conn)
+                if self._ended is not None:
+                    raise SessionEndedError(self._ended) from None
+                raise
+            if not taken:
                 return False
             self._holders[name] = conn
             return True
