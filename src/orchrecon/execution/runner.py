@@ -499,12 +499,12 @@ class Runner:
             lock = self._config_locks[task.config] = self._locks.config(task.config, keep_open=True)
         holder = {"run": view.id, "orchestration": view.orchestration, "task": task.name}
         if not await lock.acquire(stop=failed.is_set, holder=holder, busy=self._lock_watcher(view, task, lock)):
-            self._not_started(view, phase, task)
+            await self._not_started(view, phase, task)
             return
         try:
             async with self._slots:
                 if failed.is_set():
-                    self._not_started(view, phase, task)
+                    await self._not_started(view, phase, task)
                     return
                 log = active.log_dir / f"{task.name}.log"
                 job = TaskJob(
@@ -523,14 +523,14 @@ class Runner:
                 executor = self._executors["command" if config.run.command is not None else "http"]
                 # Where it runs (a cluster's worker) is decided first, so that its record can say so.
                 where = await executor.place(job) if isinstance(executor, Placing) else {}
-                self._append(
+                await self._append_async(
                     view, "task.started", phase=phase.name, task=task.name, config=task.config, log=str(log), **where
                 )
                 started = self._clock.monotonic()
                 try:
                     result = await executor.run(job)
                 except asyncio.CancelledError:
-                    self._append(
+                    await self._append_async(
                         view,
                         "task.finished",
                         phase=phase.name,
@@ -541,7 +541,7 @@ class Runner:
                     )
                     raise
                 ok = result.outcome is Outcome.SUCCESS
-                self._append(
+                await self._append_async(
                     view,
                     "task.finished",
                     phase=phase.name,
@@ -554,7 +554,7 @@ class Runner:
                 )
                 if ok:
                     for table in config.outputs:
-                        self._append(
+                        await self._append_async(
                             view, "table.updated", table=table, orchestration=view.orchestration, task=task.name
                         )
                 elif not task.continue_on_failure:
@@ -599,8 +599,8 @@ class Runner:
 
         return busy
 
-    def _not_started(self, view: RunView, phase: Phase, task: Task) -> None:
-        self._append(
+    async def _not_started(self, view: RunView, phase: Phase, task: Task) -> None:
+        await self._append_async(
             view,
             "task.finished",
             phase=phase.name,
@@ -612,17 +612,37 @@ class Runner:
     def _append(self, view: RunView, type_: str, **fields: Any) -> None:
         """Record a step of the run. Once the ledger refused one, it records nothing more of this run
         but its end (`_finish`): a later record in a ledger that misses an earlier one would be false."""
-        active = self._active.get(view.id)
-        if active is not None and active.fault is not None:
-            raise active.fault
+        active = self._checked(view)
         try:
             record = self._ledger.append_one(type_, run=view.id, **fields)
         except StorageError as exc:
-            if active is not None:
-                active.fault = exc
-                active.reason = exc.reason
-                active.cancel.set()  # stops its running tasks (their process groups are killed)
+            self._refused(active, exc)
             raise
+        self._applied(view, record)
+
+    async def _append_async(self, view: RunView, type_: str, **fields: Any) -> None:
+        """`_append` of a task's step: tasks running at once share commits, and the loop goes on meanwhile."""
+        active = self._checked(view)
+        try:
+            (record,) = await self._ledger.append_async([{"type": type_, "run": view.id, **fields}])
+        except StorageError as exc:
+            self._refused(active, exc)
+            raise
+        self._applied(view, record)
+
+    def _checked(self, view: RunView) -> _Active | None:
+        active = self._active.get(view.id)
+        if active is not None and active.fault is not None:
+            raise active.fault
+        return active
+
+    def _refused(self, active: _Active | None, exc: StorageError) -> None:
+        if active is not None and active.fault is None:
+            active.fault = exc
+            active.reason = exc.reason
+            active.cancel.set()  # stops its running tasks (their process groups are killed)
+
+    def _applied(self, view: RunView, record: Record) -> None:
         runstate.apply(view, record)
         self._notify(record)
 

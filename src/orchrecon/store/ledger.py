@@ -145,6 +145,9 @@ class Ledger:
     def append_one(self, type_: str, **fields: Any) -> Record:
         return self.append([{"type": type_, **fields}])[0]
 
+    async def append_async(self, records: Sequence[Mapping[str, Any]]) -> list[Record]:
+        return self.append(records)  # a write to the page cache: never worth a thread
+
     def sync(self) -> None:
         """Make every record appended so far by this process survive power loss."""
         with self._sync_mutex:

@@ -11,7 +11,7 @@ import asyncio
 import fcntl
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -100,17 +100,21 @@ class FileLock:
 
 
 async def acquire_polling(
-    try_acquire: Callable[[], bool], *, stop: Callable[[], bool], busy: Callable[[], None] | None
+    try_acquire: Callable[[], bool | Awaitable[bool]], *, stop: Callable[[], bool], busy: Callable[[], None] | None
 ) -> bool:
-    """Call `try_acquire` every POLL_SECONDS until it succeeds (True) or `stop()` is true (False), calling `busy`
-    after each attempt that found the lock taken."""
-    while not try_acquire():
+    """Call `try_acquire` (awaiting what it returns, if it must be) every POLL_SECONDS until it succeeds (True) or
+    `stop()` is true (False), calling `busy` after each attempt that found the lock taken."""
+    while not await _answer(try_acquire()):
         if stop():
             return False
         if busy is not None:
             busy()
         await asyncio.sleep(POLL_SECONDS)
     return True
+
+
+async def _answer(taken: bool | Awaitable[bool]) -> bool:
+    return taken if isinstance(taken, bool) else await taken
 
 
 def holder_of(path: Path) -> dict[str, Any] | None:

@@ -53,6 +53,10 @@ class LedgerPort(Protocol):
 
     def append_one(self, type_: str, **fields: Any) -> Record: ...
 
+    async def append_async(self, records: Sequence[Mapping[str, Any]]) -> list[Record]:
+        """`append` for the event loop: it goes on meanwhile, and appends made together may share a commit."""
+        ...
+
     def sync(self) -> None:
         """Make what this process appended survive power loss (a database's commit did already)."""
         ...

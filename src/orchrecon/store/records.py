@@ -53,7 +53,11 @@ def segment_name(number: int) -> str:
 
 def encode(record: Mapping[str, Any]) -> bytes:
     """The record as one line, its checksum last."""
-    body = _ENCODER.encode(record).encode()
+    return line_of(_ENCODER.encode(record).encode())
+
+
+def line_of(body: bytes) -> bytes:
+    """The line of a record already encoded as a JSON object (`body`): its checksum added last."""
     return b'%s,"crc":"%08x"}\n' % (body[:-1], zlib.crc32(body))
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,11 +25,12 @@ from orchrecon.clock import Clock, format_time
 from orchrecon.errors import writing
 from orchrecon.store.ledger import Position
 from orchrecon.store.locks import acquire_polling
+from orchrecon.store.postgresql.appender import GroupAppender, committed
 from orchrecon.store.postgresql.database import Database, DatabaseError
 from orchrecon.store.postgresql.ledger import CHANNEL, Decide, TableLedger
 from orchrecon.store.postgresql.locks import LEADERSHIP, AdvisoryLocks
 from orchrecon.store.postgresql.schema import check
-from orchrecon.store.records import Damage, Record, encode
+from orchrecon.store.records import Damage, Record, line_of
 
 WATCH_TICK_SECONDS = 0.5  # how soon a stopped watch notices
 WATCH_RETRY_SECONDS = 1.0
@@ -42,15 +43,28 @@ class DatabaseLedger:
         self.table = TableLedger(database, clock, session=session)
         self._database = database
         self.epoch: int | None = None
+        self._appender = GroupAppender(self._append_now, session.try_acquire_many, session.release_many)
 
     @property
     def shown(self) -> str:
         return self._database.shown
 
     def append(self, records: Sequence[Mapping[str, Any]]) -> list[Record]:
-        if not records:
-            return []
-        epoch = self.epoch
+        return self._appender.append(records).result() if records else []
+
+    async def append_async(self, records: Sequence[Mapping[str, Any]]) -> list[Record]:
+        return await committed(self._appender.append(records)) if records else []
+
+    def take(self, name: str) -> Future[bool]:
+        """Take the lock `name` if it is free, in the appends' thread (with others asked for meanwhile)."""
+        return self._appender.take(name)
+
+    def release_later(self, name: str) -> None:
+        """Release the lock `name` in the appends' thread, after the appends asked for before."""
+        self._appender.release(name)
+
+    def _append_now(self, records: Sequence[Mapping[str, Any]]) -> list[Record]:
+        epoch = self.epoch  # as it is when the group is written: a leadership taken since guards it
         return self.table.append(records) if epoch is None else self.table.append_guarded(records, epoch)
 
     def append_at(self, records: Sequence[Mapping[str, Any]]) -> tuple[list[Record], Position]:
@@ -58,7 +72,9 @@ class DatabaseLedger:
         return written, Position(0, written[-1]["seq"]) if written else self.end()
 
     def append_guarded(self, since: Position, decide: Decide) -> tuple[list[Record], Position]:
-        written, last = self.table.append_decided(since.offset, decide, epoch=self.epoch)
+        # In the appends' thread, in its place among them: a decision sees every record asked for before it.
+        decided = self._appender.call(lambda: self.table.append_decided(since.offset, decide, epoch=self.epoch))
+        written, last = decided.result()
         return written, Position(0, last)
 
     def append_one(self, type_: str, **fields: Any) -> Record:
@@ -102,10 +118,10 @@ class DatabaseLedger:
         return (self.table.last_seq(),)
 
     def lines(self, spans: Sequence[tuple[int, int, int]]) -> list[bytes] | None:
-        found = self.table.at([end for _, _, end in spans])
+        found = self.table.texts_at([end for _, _, end in spans])
         if any(end not in found for _, _, end in spans):
             return None
-        return [encode(found[end]) for _, _, end in spans]
+        return [line_of(found[end]) for _, _, end in spans]
 
     def watch(self, wake: Callable[[], None]) -> Callable[[], None] | None:
         """`wake` on each NOTIFY the appends send, in a thread of its own with its own connection. A connection that
@@ -133,7 +149,12 @@ class DatabaseLedger:
 
         return stop
 
+    def drain(self) -> None:
+        """Wait until what was asked of the appends' thread is done (it starts again if asked for more)."""
+        self._appender.close()
+
     def close(self) -> None:
+        self._appender.close()
         self.table.close()
 
 
@@ -170,6 +191,8 @@ class AdvisoryLock:
         holder: Mapping[str, Any] | None = None,
         busy: Callable[[], None] | None = None,
     ) -> bool:
+        if self._busy:  # in the appends' thread, with the takes asked for meanwhile: the loop goes on
+            return await acquire_polling(lambda: committed(self._space.ledger.take(self.name)), stop=stop, busy=busy)
         return await acquire_polling(lambda: self.try_acquire(holder), stop=stop, busy=busy)
 
     def lost(self) -> bool:
@@ -181,9 +204,9 @@ class AdvisoryLock:
         if remove and self._note:
             self.path.unlink(missing_ok=True)  # while still held, as with flock
         if self._busy:
-            # In order, in the space's one releasing thread: the loop goes on at once. Taken again meanwhile, the
-            # session holds it twice (advisory locks count), and still once after this release.
-            self._space.releasing.submit(self._space.locks.release, self.name)
+            # In the appends' thread, after the task's last record: the loop goes on at once, and a take asked for
+            # after this release comes after it there.
+            self._space.ledger.release_later(self.name)
         else:
             self._space.locks.release(self.name)
 
@@ -212,13 +235,12 @@ class AdvisoryLockSpace:
         self.ledger = ledger
         self._folder = folder
         self._lost: set[str] = set()  # locks whose session ended under us
-        self.releasing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orchrecon-unlock")
 
     def orchestration(self, name: str) -> AdvisoryLock:
         return AdvisoryLock(self, f"orchestration.{name}", self._folder / f"orchestration.{name}.lock")
 
     def config(self, ref: str, *, keep_open: bool = False) -> AdvisoryLock:
-        return AdvisoryLock(self, f"config.{ref}", self._folder / f"config.{ref.replace('/', '.')}.lock")
+        return AdvisoryLock(self, f"config.{ref}", self._folder / f"config.{ref.replace('/', '.')}.lock", busy=True)
 
     def reconciler(self) -> AdvisoryLock:
         return LeadershipLock(self, LEADERSHIP, self._folder / "reconciler.lock")
@@ -238,7 +260,7 @@ class AdvisoryLockSpace:
         return None  # not recorded in the database yet: people see that the task waits, not for whom
 
     def close(self) -> None:
-        self.releasing.shutdown(wait=True)
+        self.ledger.drain()  # the releases asked of the appends' thread are done before the connections close
         self.locks.close()
 
 

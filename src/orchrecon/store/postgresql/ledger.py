@@ -40,7 +40,7 @@ _INSERT = (
 _APPEND = "SELECT first, stamp FROM orchrecon.append(%s::text[], %s, %s, %s)"
 _FIRST = frozenset({"v", "seq", "time"})  # a record giving these itself takes the transaction's way
 _READ = "SELECT record FROM orchrecon.ledger WHERE seq > %s ORDER BY seq LIMIT %s"
-_AT = "SELECT seq, record FROM orchrecon.ledger WHERE seq = ANY(%s)"
+_TEXT_AT = "SELECT seq, record::text FROM orchrecon.ledger WHERE seq = ANY(%s)"
 _TIME = "SELECT record->>'time' FROM orchrecon.ledger WHERE seq = %s"
 _READ_ALL = "SELECT record FROM orchrecon.ledger WHERE seq > %s ORDER BY seq"
 
@@ -208,14 +208,14 @@ class TableLedger:
                 return
             after_seq = batch[-1]["seq"]
 
-    def at(self, seqs: Sequence[int]) -> dict[int, Record]:
-        """The records with these seqs (those that exist), by seq."""
+    def texts_at(self, seqs: Sequence[int]) -> dict[int, bytes]:
+        """The records with these seqs (those that exist), by seq, each as the JSON text the table holds."""
         with self._mutex:
             try:
-                rows = self._connection().execute(_AT, (list(seqs),)).fetchall()
+                rows = self._connection().execute(_TEXT_AT, (list(seqs),)).fetchall()
             except psycopg.Error as exc:
                 raise self._failed("cannot read the ledger in", exc) from None
-        return {int(seq): record for seq, record in rows}
+        return {int(seq): text.encode() for seq, text in rows}
 
     def time_of(self, seq: int) -> str | None:
         """The `time` of the record `seq` (None: no such record)."""

@@ -18,7 +18,7 @@ import contextlib
 import hashlib
 import struct
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import psycopg
 
@@ -26,6 +26,11 @@ from orchrecon.store.ports import NotLeaderError
 from orchrecon.store.postgresql.database import Connection, Database, DatabaseError
 
 POLL_SECONDS = 0.02  # how often a waiting `acquire` looks at `stop`
+_TRY_MANY = (
+    "SELECT pg_try_advisory_lock(k1, k2), pg_backend_pid()"
+    " FROM unnest(%s::int4[], %s::int4[]) WITH ORDINALITY AS t(k1, k2, n) ORDER BY n"
+)
+_UNLOCK_MANY = "SELECT pg_advisory_unlock(k1, k2) FROM unnest(%s::int4[], %s::int4[]) AS t(k1, k2)"
 LEADERSHIP = "reconciler.leadership"
 
 
@@ -80,23 +85,34 @@ class AdvisoryLocks:
 
     def try_acquire(self, name: str) -> bool:
         """Take the lock if it is free; never waits. False also when this process already holds it."""
+        return self.try_acquire_many([name])[0]
+
+    def try_acquire_many(self, names: Sequence[str]) -> list[bool]:
+        """`try_acquire` of each name, in one statement; a name asked for twice is taken once."""
         with self._mutex:
-            if name in self._holders:
-                return False
+            wanted = [n for n in dict.fromkeys(names) if n not in self._holders]
+            if not wanted:
+                return [False] * len(names)
             conn = self._connection()
+            keys = [lock_keys(n) for n in wanted]
             try:
-                taken = self._call(conn, "SELECT pg_try_advisory_lock(%s, %s), pg_backend_pid()", name)
-            except DatabaseError:
+                rows = conn.execute(_TRY_MANY, ([k[0] for k in keys], [k[1] for k in keys])).fetchall()
+            except psycopg.Error as exc:
                 # The session holding this process's locks ended under the statement (terminated, cut): the
                 # same news as a refused append, which a leader must hear before its heartbeat tells it.
                 self.session_failed(conn)
                 if self._ended is not None:
                     raise SessionEndedError(self._ended) from None
-                raise
-            if not taken:
-                return False
-            self._holders[name] = conn
-            return True
+                raise self._database.error(f"cannot lock {', '.join(wanted[:3])} in", exc) from None
+            self._check_session(conn, *(pid for _, pid in rows))
+            taken = {n for n, (got, _) in zip(wanted, rows, strict=True) if got}
+            for name in taken:
+                self._holders[name] = conn
+            answers = []
+            for name in names:
+                answers.append(name in taken)
+                taken.discard(name)  # asked for twice: the second finds it held
+            return answers
 
     async def acquire(self, name: str, *, stop: Callable[[], bool] = lambda: False) -> bool:
         """Wait for the lock without blocking the event loop, in the order of asking; False if `stop()`
@@ -130,14 +146,21 @@ class AdvisoryLocks:
 
     def release(self, name: str) -> None:
         """Release the lock if this process holds it."""
+        self.release_many([name])
+
+    def release_many(self, names: Sequence[str]) -> None:
+        """`release` of each name; those held on the dedicated connection in one statement."""
         with self._mutex:
-            conn = self._holders.pop(name, None)
-            if conn is None:
-                return
-            with contextlib.suppress(psycopg.Error):  # the session is gone, and the lock with it
-                conn.execute("SELECT pg_advisory_unlock(%s, %s)", lock_keys(name))
-            if conn is not self._main:
-                self._close(conn)
+            held = [(n, c) for n in dict.fromkeys(names) if (c := self._holders.pop(n, None)) is not None]
+            on_main = [lock_keys(n) for n, c in held if c is self._main]
+            if on_main and self._main is not None:
+                with contextlib.suppress(psycopg.Error):  # the session is gone, and the locks with it
+                    self._main.execute(_UNLOCK_MANY, ([k[0] for k in on_main], [k[1] for k in on_main]))
+            for name, conn in held:
+                if conn is not self._main:  # a lock taken after a wait: its connection holds only it
+                    with contextlib.suppress(psycopg.Error):
+                        conn.execute("SELECT pg_advisory_unlock(%s, %s)", lock_keys(name))
+                    self._close(conn)
 
     @property
     def mutex(self) -> threading.Lock:
@@ -256,13 +279,18 @@ class AdvisoryLocks:
         except psycopg.Error as exc:
             raise self._database.error(f"cannot lock {name} in", exc) from None
         assert row is not None
-        if row[1] != self._pids[id(conn)]:
-            raise PoolingProxyError(
-                f"{self._database.shown}: the connection's statements reached two server sessions (pid "
-                f"{self._pids[id(conn)]}, then {row[1]}): a transaction-pooling proxy (PgBouncer in transaction "
-                "mode) is in between, and session locks need a direct connection or session pooling"
-            )
+        self._check_session(conn, row[1])
         return bool(row[0])
+
+    def _check_session(self, conn: Connection, *pids: int) -> None:
+        """Refuse a connection whose statements reached another server session than when it connected."""
+        for pid in pids:
+            if pid != self._pids[id(conn)]:
+                raise PoolingProxyError(
+                    f"{self._database.shown}: the connection's statements reached two server sessions (pid "
+                    f"{self._pids[id(conn)]}, then {pid}): a transaction-pooling proxy (PgBouncer in transaction "
+                    "mode) is in between, and session locks need a direct connection or session pooling"
+                )
 
     def _close(self, conn: Connection) -> None:
         self._pids.pop(id(conn), None)
