@@ -4,7 +4,8 @@ Run as `python bench/postgres.py`; it starts its own PostgreSQL server from Debi
 fsync on, as in production, on a free port of 127.0.0.1.
 
 - W2 (one phase of 200 tasks of `true` at most 8 at once, then one task): `orchrecon run`'s whole-process time on
-  each backend, median of --runs, alternating; target: the database within 1.5x of the state directory.
+  each backend, alternating; target: the database within 1.5x of the state directory, as the median of the
+  rounds' ratios (each round runs both, side by side, so that the machine's drift cancels).
 - Append latency of one record and of a group of ten: on the JSONL ledger as the runner appends (written, synced
   later in a batch), synced at once, and on the ledger table (committed in one statement, flushed later in a batch).
 - `orchrecon runs --limit 20` on a ledger of --records records (1,000,000: 100,000 runs of 10 records) in the
@@ -166,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         stop_server(server)
     local, database = (statistics.median(seconds[name]) for name in ("state directory", "PostgreSQL"))
+    # Round by round (the two ran side by side, A B then B A): the machine's drift cancels in each ratio.
+    ratio = statistics.median(d / s for s, d in zip(seconds["state directory"], seconds["PostgreSQL"], strict=True))
     rows = [
         (f"append, {kind}, {backend}", shown(appends[(backend, kind)]))
         for kind in ("one record", "ten records")
@@ -182,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_rows(rows)
     verdicts = print_targets(
         [
-            ("W2: PostgreSQL / state directory <= 1.5x", f"{database / local:.2f}x", database / local <= 1.5),
+            ("W2: PostgreSQL / state directory <= 1.5x (median of rounds)", f"{ratio:.2f}x", ratio <= 1.5),
             (f"runs --limit 20 on {args.records:,} records < 0.5 s", f"{runs_20:.3f} s", runs_20 < 0.5),
         ]
     )

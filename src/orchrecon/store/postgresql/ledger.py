@@ -37,7 +37,8 @@ _INSERT = (
     " SELECT * FROM unnest(%s::bigint[], %s::text[]::json[]) RETURNING seq)"
     f" SELECT pg_notify('{CHANNEL}', max(seq)::text) FROM added"
 )
-_APPEND = "SELECT first, stamp FROM orchrecon.append(%s::text[], %s, %s, %s)"
+# The bodies go in binary (%b): as a text array, each would be escaped quote by quote, a regex per body.
+_APPEND = "SELECT first, stamp FROM orchrecon.append(%b::text[], %s, %s, %s)"
 _FIRST = frozenset({"v", "seq", "time"})  # a record giving these itself takes the transaction's way
 _READ = "SELECT record FROM orchrecon.ledger WHERE seq > %s ORDER BY seq LIMIT %s"
 _TEXT_AT = "SELECT seq, record::text FROM orchrecon.ledger WHERE seq = ANY(%s)"
