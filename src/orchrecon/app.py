@@ -48,7 +48,11 @@ class App:
         workdir: Callable[[str | None], Path] | None = None,
     ) -> Runner:
         """A runner whose tasks run in the repository, or in `workdir(revision)` when given."""
-        executors: dict[str, Executor] = {"command": CommandExecutor(), "http": _LazyHttpExecutor()}
+        executors: dict[str, Executor] = {
+            "command": CommandExecutor(),
+            "http": _LazyExecutor(_http_executor),
+            "keboola": _LazyExecutor(_keboola_executor),
+        }
         if self.dask_scheduler:
             # Imported here: distributed takes a second to import, and only a deployment with a cluster needs it.
             from orchrecon.executors.cluster import DaskExecutor  # noqa: PLC0415
@@ -208,15 +212,27 @@ def open_ledger(
     return LedgerAccess(state=directory, clock=clock, ledger=ledger, store=RunStore(ledger, directory.index))
 
 
-class _LazyHttpExecutor:
-    """Imports httpx only when an http task runs: most runs never need it, and it costs 60 ms."""
+class _LazyExecutor:
+    """Imports an executor's module, and httpx with it, only when a task of its kind runs: most runs never need
+    it, and httpx costs 60 ms."""
 
-    def __init__(self) -> None:
+    def __init__(self, load: Callable[[], Executor]) -> None:
+        self._load = load
         self._executor: Executor | None = None
 
     async def run(self, job: TaskJob) -> TaskResult:
         if self._executor is None:
-            from orchrecon.executors.http import HttpExecutor  # noqa: PLC0415 - see the class docstring
-
-            self._executor = HttpExecutor()
+            self._executor = self._load()
         return await self._executor.run(job)
+
+
+def _http_executor() -> Executor:
+    from orchrecon.executors.http import HttpExecutor  # noqa: PLC0415 - see _LazyExecutor
+
+    return HttpExecutor()
+
+
+def _keboola_executor() -> Executor:
+    from orchrecon.executors.keboola import KeboolaExecutor  # noqa: PLC0415 - see _LazyExecutor
+
+    return KeboolaExecutor()

@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from orchrecon.documents.model import Configuration, EnvValue, HttpCall, RunSpec
+from orchrecon.documents.model import Configuration, EnvValue, HttpCall, KeboolaJob, RunSpec
 from orchrecon.executors import TaskJob
 
 TOKEN = "orch-tok-5f2b9c1e7a"
@@ -19,6 +19,7 @@ def configuration(
     *,
     command: tuple[str, ...] | None = None,
     http: HttpCall | None = None,
+    keboola: KeboolaJob | None = None,
     cwd: str | None = None,
     env: Mapping[str, EnvValue] | None = None,
     timeout: timedelta = timedelta(seconds=30),
@@ -27,7 +28,7 @@ def configuration(
         component="ex-shop",
         name="orders",
         description="",
-        run=RunSpec(command=command, http=http, cwd=cwd, env=env or {}, timeout=timeout),
+        run=RunSpec(command=command, http=http, keboola=keboola, cwd=cwd, env=env or {}, timeout=timeout),
         parameters={"incremental": True},
         outputs=(),
     )

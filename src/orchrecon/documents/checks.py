@@ -67,6 +67,7 @@ _DURATIONS: dict[str, tuple[tuple[JsonPath, timedelta], ...]] = {
         (("spec", "run", "http", "timeout"), timedelta(seconds=1)),
         (("spec", "run", "http", "poll", "interval"), timedelta(seconds=1)),
         (("spec", "run", "http", "poll", "timeout"), timedelta(seconds=1)),
+        (("spec", "run", "keboola", "pollInterval"), timedelta(seconds=1)),
     ),
     "Orchestration": ((("spec", "trigger", "cooldown"), timedelta(minutes=1)),),
 }
@@ -96,7 +97,7 @@ def duration_problems(doc: Document, kind: str) -> Iterator[Diagnostic]:
 
 
 HTTP_RESOURCES = (
-    "resources are what a Dask worker must offer to run a command; an http run is made by orchrecon itself, "
+    "resources are what a Dask worker must offer to run a command; {run} is made by orchrecon itself, "
     "never on a worker: remove resources"
 )
 
@@ -108,13 +109,28 @@ def resource_problems(doc: Document, kind: str) -> Iterator[Diagnostic]:
     if kind != "Configuration" or not resources:
         return
     path = ("spec", "run", "resources")
-    if "http" in run:
-        yield diagnostic(doc, path, HTTP_RESOURCES, key=True)
+    for key, shown in (("http", "an http run"), ("keboola", "a keboola run (a job in Keboola)")):
+        if key in run:
+            yield diagnostic(doc, path, HTTP_RESOURCES.format(run=shown), key=True)
     for name, amount in resources.items():
         try:
             parse_amount(amount)
         except ValueError as exc:
             yield diagnostic(doc, (*path, name), str(exc))
+
+
+LITERAL_TOKEN = (
+    "a Storage API token written here is in git and in every run's recorded definition: give it as"
+    " {fromEnv: VAR}, and revoke the one committed"
+)
+
+
+def secret_problems(doc: Document, kind: str) -> Iterator[Diagnostic]:
+    """A Keboola token given literally (checked before the model is built, which would record it). The message
+    never repeats the value."""
+    path = ("spec", "run", "keboola", "token")
+    if kind == "Configuration" and isinstance(_get(doc.data, path), str):
+        yield diagnostic(doc, path, LITERAL_TOKEN)
 
 
 def _url_problem(url: str, *, templated: bool = False) -> str | None:
@@ -154,6 +170,12 @@ def http_problems(doc: Document) -> Iterator[Diagnostic]:
         )
 
 
+def keboola_problems(doc: Document) -> Iterator[Diagnostic]:
+    url = _get(doc.data, ("spec", "run", "keboola", "url"))
+    if isinstance(url, str) and (problem := _url_problem(url)):
+        yield diagnostic(doc, ("spec", "run", "keboola", "url"), problem)
+
+
 def configuration_problems(doc: Document, config: Configuration) -> Iterator[Diagnostic]:
     parts = doc.file.split("/")
     stem = parts[-1].rsplit(".", 1)[0]
@@ -166,6 +188,7 @@ def configuration_problems(doc: Document, config: Configuration) -> Iterator[Dia
     if config.name != stem:
         yield diagnostic(doc, ("metadata", "name"), f"name {config.name!r} does not match the file name {stem!r}")
     yield from http_problems(doc)
+    yield from keboola_problems(doc)
 
 
 def orchestration_problems(doc: Document, orchestration: Orchestration) -> Iterator[Diagnostic]:

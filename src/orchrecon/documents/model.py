@@ -61,8 +61,23 @@ class HttpCall:
 
 
 @dataclass(frozen=True, kw_only=True)
+class KeboolaJob:
+    """A job of a Keboola component configuration, through the Job Queue API at `url`."""
+
+    component: str
+    config: str
+    config_row_ids: tuple[str, ...]
+    mode: str
+    branch_id: str | None
+    url: str
+    token: EnvValue  # the Storage API token; the schema allows only {fromEnv: VAR}
+    poll_interval: timedelta
+    send_parameters: bool  # the task's merged parameters become the job's configData
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunSpec:
-    """How a configuration runs: exactly one of `command` (argv) and `http`.
+    """How a configuration runs: exactly one of `command` (argv), `http` and `keboola`.
 
     `resources`: what a Dask worker must offer to run the command, name -> amount, sizes already in
     bytes (`4GiB` -> 4294967296); only the dask executor reads it, and it is empty for an http run."""
@@ -73,6 +88,12 @@ class RunSpec:
     env: Mapping[str, EnvValue]
     timeout: timedelta
     resources: Mapping[str, float] = field(default_factory=dict)
+    keboola: KeboolaJob | None = None
+
+    @property
+    def kind(self) -> str:
+        """Which executor runs it: `command`, `http` or `keboola`."""
+        return "command" if self.command is not None else "http" if self.http is not None else "keboola"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -223,6 +244,24 @@ def _build_http(data: Mapping[str, Any]) -> HttpCall:
     )
 
 
+KEBOOLA_QUEUE_URL = "https://queue.keboola.com"
+
+
+def _build_keboola(data: Mapping[str, Any]) -> KeboolaJob:
+    branch = data.get("branchId")
+    return KeboolaJob(
+        component=data["component"],
+        config=str(data["config"]),
+        config_row_ids=tuple(str(r) for r in data.get("configRowIds", ())),
+        mode=data.get("mode", "run"),
+        branch_id=str(branch) if branch is not None else None,
+        url=data.get("url", KEBOOLA_QUEUE_URL),
+        token=_env_value(data["token"]),
+        poll_interval=parse_duration(data.get("pollInterval", "5s")),
+        send_parameters=bool(data.get("sendParameters", False)),
+    )
+
+
 def build_configuration(data: Mapping[str, Any]) -> Configuration:
     meta, spec = data["metadata"], data["spec"]
     run = spec["run"]
@@ -237,6 +276,7 @@ def build_configuration(data: Mapping[str, Any]) -> Configuration:
             env=_env_map(run.get("env")),
             timeout=parse_duration(run["timeout"]) if "timeout" in run else DEFAULT_TIMEOUT,
             resources={name: parse_amount(amount) for name, amount in run.get("resources", {}).items()},
+            keboola=_build_keboola(run["keboola"]) if "keboola" in run else None,
         ),
         parameters=spec.get("parameters", {}),
         outputs=tuple(spec.get("outputs", ())),

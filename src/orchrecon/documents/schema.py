@@ -197,7 +197,8 @@ def _exactly_one_of(error: ValidationError) -> str | None:
             return None
         names.append(branch["required"][0])
     present = [n for n in names if isinstance(value, dict) and n in value]
-    listed = " or ".join(repr(n) for n in names)
+    quoted = [repr(n) for n in names]
+    listed = " or ".join(quoted) if len(quoted) < 3 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
     if present:
         return f"set exactly one of {listed}, not {' and '.join(repr(n) for n in present)}"
     return f"missing {listed}: set exactly one of them"

@@ -147,7 +147,12 @@ def _check_one(result: Validation, file: str, doc: Document | LoadError, kind: s
     if diagnostics:
         result.diagnostics.extend(diagnostics)
         return
-    if _report(result, chain(checks.duration_problems(doc, kind), checks.resource_problems(doc, kind))):
+    pre_model = (
+        checks.duration_problems(doc, kind),
+        checks.resource_problems(doc, kind),
+        checks.secret_problems(doc, kind),
+    )
+    if _report(result, chain(*pre_model)):
         return
     _build(result, doc, kind)
 

@@ -520,7 +520,7 @@ class Runner:
                     revision=definition.revision,
                     dirty=definition.dirty,
                 )
-                executor = self._executors["command" if config.run.command is not None else "http"]
+                executor = self._executors[config.run.kind]
                 # Where it runs (a cluster's worker) is decided first, so that its record can say so.
                 where = await executor.place(job) if isinstance(executor, Placing) else {}
                 await self._append_async(
