@@ -15,6 +15,7 @@ from orchrecon.commands import (
     db,
     diff,
     health,
+    imports,
     init,
     ledger,
     logs,
@@ -53,6 +54,7 @@ COMMANDS = (
     ledger,
     db,
     init,
+    imports,
     schema,
 )
 
