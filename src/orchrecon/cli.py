@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Sequence
@@ -10,56 +11,39 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from orchrecon import __version__
-from orchrecon.commands import (
-    cancel,
-    db,
-    diff,
-    health,
-    imports,
-    init,
-    ledger,
-    logs,
-    plan,
-    reconcile,
-    report,
-    retry,
-    run,
-    runs,
-    schema,
-    show,
-    status,
-    tables,
-    tokens,
-    validate,
-)
 from orchrecon.errors import OrchreconError, crash_log, printable, user_error
 from orchrecon.store.backends import PASSWORD_SHOWN, STATE_URL_VAR, close_opened
 
-COMMANDS = (
-    validate,
-    plan,
-    diff,
-    run,
-    retry,
-    cancel,
-    runs,
-    show,
-    status,
-    report,
-    logs,
-    tables,
-    tokens,
-    reconcile,
-    health,
-    ledger,
-    db,
-    init,
-    imports,
-    schema,
-)
+# Command -> its module in orchrecon.commands, in the order `--help` lists them. A command's module is imported
+# only when it runs (with its dependencies: the runner, the reconciler, …), so that `runs` or `tables touch` do
+# not pay for the others; `--help` and an unknown command import them all.
+COMMANDS = {
+    "validate": "validate",
+    "plan": "plan",
+    "diff": "diff",
+    "run": "run",
+    "retry": "retry",
+    "cancel": "cancel",
+    "runs": "runs",
+    "show": "show",
+    "status": "status",
+    "report": "report",
+    "logs": "logs",
+    "tables": "tables",
+    "tokens": "tokens",
+    "reconcile": "reconcile",
+    "health": "health",
+    "ledger": "ledger",
+    "db": "db",
+    "init": "init",
+    "import": "imports",
+    "schema": "schema",
+}
+_VALUED = frozenset({"-C", "--repo", "--state-dir", "--state"})  # global options that take the next word
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for `argv`: with only its command's module imported when it names one, else with every one."""
     parser = argparse.ArgumentParser(
         prog="orchrecon", description="GitOps reconciler for data-pipeline orchestrations."
     )
@@ -86,14 +70,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--state", dest="state_url", metavar="URL", default=argparse.SUPPRESS, help="a PostgreSQL state database"
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in COMMANDS:
-        module.add_parser(subparsers, common)
+    for name in _commands_of(sys.argv[1:] if argv is None else argv):
+        importlib.import_module(f"orchrecon.commands.{COMMANDS[name]}").add_parser(subparsers, common)
     return parser
+
+
+def _commands_of(argv: Sequence[str]) -> Sequence[str]:
+    """The command `argv` runs, alone; every command when it names none it knows (help, a typo: argparse then
+    lists them all)."""
+    words = iter(argv)
+    for word in words:
+        if word in _VALUED:
+            next(words, None)
+        elif word.startswith("-"):
+            if word.split("=", 1)[0] not in _VALUED:
+                return list(COMMANDS)  # --help, --version, or an option argparse will refuse
+        else:
+            return [word] if word in COMMANDS else list(COMMANDS)
+    return list(COMMANDS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 ok, 1 invalid or failed, 2 usage or not found)."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     before = os.environ.get(STATE_URL_VAR)
     if args.state_url is not None:
         # Every command finds its backend in the environment (store.backends), as tasks calling orchrecon do;
