@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -14,6 +15,8 @@ from orchrecon.errors import NotFoundError, UsageError
 from orchrecon.execution.runner import Observer, Runner, recover
 from orchrecon.executors import Executor, TaskJob, TaskResult
 from orchrecon.executors.command import CommandExecutor
+from orchrecon.notify.lineage import URL_VAR as LINEAGE_URL_VAR
+from orchrecon.notify.lineage import Lineage, open_lineage
 from orchrecon.runs.state import RunView
 from orchrecon.store import state as state_dir
 from orchrecon.store.apitokens import ApiTokenStore
@@ -39,6 +42,7 @@ class App:
     environ: Mapping[str, str]
     working_tree: bool = True  # False: no repository here; definitions come from the state directory
     dask_scheduler: str | None = None  # command tasks run on this Dask cluster (--dask-scheduler)
+    lineage: Lineage | None = None  # OpenLineage events of every task attempt (--openlineage-url, -file)
 
     def runner(
         self,
@@ -71,6 +75,7 @@ class App:
             workdir=workdir or (lambda _: self.repo),
             max_parallel_jobs=max_parallel_jobs,
             observer=observer,
+            lineage=self.lineage,
         )
 
     def run_view(self, run_id: str) -> RunView:
@@ -107,6 +112,7 @@ def open_app(
     clock: Clock | None = None,
     read_only: bool = False,
     dask_scheduler: str | None = None,
+    openlineage: tuple[str | None, Path | None] = (None, None),
 ) -> App:
     """Find the repository, open its state directory and record runs whose process died.
 
@@ -118,7 +124,9 @@ def open_app(
     a damaged ledger is a warning on stderr; otherwise damage makes the command refuse
     (LedgerDamagedError, as soon as it is known). No dead run is recorded while there is damage.
 
-    `dask_scheduler` (else ORCHRECON_DASK_SCHEDULER) sends command tasks to that Dask cluster."""
+    `dask_scheduler` (else ORCHRECON_DASK_SCHEDULER) sends command tasks to that Dask cluster.
+    `openlineage` (URL, else OPENLINEAGE_URL; or a file) receives an OpenLineage event at the start and
+    the end of every task attempt."""
     # A plain dict: tasks copy it on every start, and copying os.environ decodes every entry each time.
     environ = dict(os.environ if environ is None else environ)
     named = state_dir.named(state, environ)
@@ -158,6 +166,7 @@ def open_app(
         environ=environ,
         working_tree=root is not None,
         dask_scheduler=cluster_address(dask_scheduler, environ),
+        lineage=_lineage(*openlineage, root or directory.source, ledger, environ),
     )
     recover(store, ledger, backend.locks)  # its first query refreshes the index: known damage shows there
     return app
@@ -210,6 +219,24 @@ def open_ledger(
     clock = clock or SystemClock()
     ledger = Ledger(directory.ledger, clock)
     return LedgerAccess(state=directory, clock=clock, ledger=ledger, store=RunStore(ledger, directory.index))
+
+
+def _lineage(
+    url: str | None, file: Path | None, repo: Path, ledger: LedgerPort, environ: Mapping[str, str]
+) -> Lineage | None:
+    def record(fields: Mapping[str, object]) -> None:
+        ledger.append_one("lineage.undelivered", **fields)
+
+    try:
+        lineage = open_lineage(url=url, file=file, source=repo.absolute().as_uri(), environ=environ, record=record)
+    except ImportError:
+        raise UsageError(
+            "OpenLineage events need openlineage-python: pip install 'orchrecon[openlineage]'"
+            f" (or unset {LINEAGE_URL_VAR})"
+        ) from None
+    if lineage is not None:
+        atexit.register(lineage.close)  # the events still queued get CLOSE_SECONDS as the process ends
+    return lineage
 
 
 class _LazyExecutor:

@@ -63,6 +63,7 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
             log_format=a.log_format,
             listen=a.listen,
             dask_scheduler=a.dask_scheduler,
+            lineage=(a.openlineage_url, a.openlineage_file),
             out=sys.stdout,
             environ=os.environ,
         )
@@ -85,6 +86,7 @@ def run(
     listen: str | None = None,
     environ: Mapping[str, str],
     dask_scheduler: str | None = None,
+    lineage: tuple[str | None, Path | None] = (None, None),
 ) -> int:
     every, patience = _duration("--interval", interval), _duration("--grace", grace)
     address = None
@@ -104,7 +106,15 @@ def run(
         raise UsageError("--watch follows a local checkout; a remote one (--git) is fetched every --interval")
     # A local source needs a repository here, even where a state directory alone would do for other commands.
     root = None if git_url else find_root(repo)
-    app = _retrying(lambda: open_app(root, state_dir, environ=environ, dask_scheduler=dask_scheduler))
+    app = _retrying(
+        lambda: open_app(
+            root,
+            state_dir,
+            environ=environ,
+            dask_scheduler=dask_scheduler,
+            openlineage=lineage,
+        )
+    )
     source: Source = (
         RemoteSource(git_url, branch or DEFAULT_BRANCH, app.state.source, environ) if git_url else LocalSource(app.repo)
     )

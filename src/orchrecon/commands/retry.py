@@ -33,6 +33,7 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
             current=a.current,
             as_email=a.as_email,
             dask_scheduler=a.dask_scheduler,
+            lineage=(a.openlineage_url, a.openlineage_file),
             out=sys.stdout,
             environ=os.environ,
         )
@@ -50,9 +51,16 @@ def run(
     out: TextIO,
     environ: Mapping[str, str],
     dask_scheduler: str | None = None,
+    lineage: tuple[str | None, Path | None] = (None, None),
 ) -> int:
     check_person(as_email)
-    app = open_app(repo, state_dir, environ=environ, dask_scheduler=dask_scheduler)
+    app = open_app(
+        repo,
+        state_dir,
+        environ=environ,
+        dask_scheduler=dask_scheduler,
+        openlineage=lineage,
+    )
     old = app.run_view(run_id)
     run_id = old.id  # the full id of a prefix
     if not old.status.finished:

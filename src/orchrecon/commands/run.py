@@ -32,6 +32,7 @@ def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
             skip=a.skip_task,
             as_email=a.as_email,
             dask_scheduler=a.dask_scheduler,
+            lineage=(a.openlineage_url, a.openlineage_file),
             out=sys.stdout,
             environ=os.environ,
         )
@@ -49,9 +50,16 @@ def run(
     out: TextIO,
     environ: Mapping[str, str],
     dask_scheduler: str | None = None,
+    lineage: tuple[str | None, Path | None] = (None, None),
 ) -> int:
     check_person(as_email)
-    app = open_app(repo, state_dir, environ=environ, dask_scheduler=dask_scheduler)
+    app = open_app(
+        repo,
+        state_dir,
+        environ=environ,
+        dask_scheduler=dask_scheduler,
+        openlineage=lineage,
+    )
     definition = current_definition(app, name)
     selected = select(definition.orchestration, tasks, skip, source=definition.source)
     by = as_email or user_email(app.repo)

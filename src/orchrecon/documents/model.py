@@ -104,6 +104,7 @@ class Configuration:
     run: RunSpec
     parameters: Mapping[str, Any]
     outputs: tuple[str, ...]
+    inputs: tuple[str, ...] = ()  # tables it reads: lineage only
 
     @property
     def ref(self) -> str:
@@ -280,6 +281,7 @@ def build_configuration(data: Mapping[str, Any]) -> Configuration:
         ),
         parameters=spec.get("parameters", {}),
         outputs=tuple(spec.get("outputs", ())),
+        inputs=tuple(spec.get("inputs", ())),
     )
 
 

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from orchrecon.clock import Clock, format_time
-from orchrecon.documents.model import Phase, Task, deep_merge
+from orchrecon.documents.model import Configuration, Phase, Task, deep_merge
 from orchrecon.errors import StorageError
 from orchrecon.execution.orphans import kill_run_processes
 from orchrecon.executors import Executor, Outcome, Placing, TaskJob
+from orchrecon.notify.lineage import Attempt, Lineage
 from orchrecon.runs import state as runstate
 from orchrecon.runs.definition import RunDefinition, phases_field
 from orchrecon.runs.state import RunStatus, RunView, StepStatus
@@ -80,7 +81,9 @@ class Runner:
         workdir: Callable[[str | None], Path],
         max_parallel_jobs: int,
         observer: Observer | None = None,
+        lineage: Lineage | None = None,
     ) -> None:
+        self._lineage = lineage  # an OpenLineage event per task attempt's start and end (--openlineage-url)
         self._ledger = ledger
         self._locks = locks
         self._store = store
@@ -526,6 +529,7 @@ class Runner:
                 await self._append_async(
                     view, "task.started", phase=phase.name, task=task.name, config=task.config, log=str(log), **where
                 )
+                attempt = self._attempt(active, task.name, config)
                 started = self._clock.monotonic()
                 try:
                     result = await executor.run(job)
@@ -539,8 +543,10 @@ class Runner:
                         error=active.reason or "terminated",
                         durationMs=round((self._clock.monotonic() - started) * 1000),
                     )
+                    self._ended(attempt, "terminated", active.reason or "terminated")
                     raise
                 ok = result.outcome is Outcome.SUCCESS
+                self._ended(attempt, "success" if ok else "error", result.error)
                 await self._append_async(
                     view,
                     "task.finished",
@@ -573,6 +579,26 @@ class Runner:
                     await _unless_interrupted(result.hold())
         finally:
             lock.release()
+
+    def _attempt(self, active: _Active, task: str, config: Configuration) -> Attempt | None:
+        """The task attempt just recorded as started, told to the lineage catalogue (None: there is none)."""
+        if self._lineage is None:
+            return None
+        definition = active.definition
+        attempt = Attempt(
+            run_id=active.view.id,
+            orchestration=active.view.orchestration,
+            task=task,
+            outputs=config.outputs,
+            inputs=config.inputs,
+            revision=definition.revision,
+        )
+        self._lineage.started(attempt, format_time(self._clock.now()))
+        return attempt
+
+    def _ended(self, attempt: Attempt | None, status: str, error: str | None) -> None:
+        if self._lineage is not None and attempt is not None:
+            self._lineage.ended(attempt, format_time(self._clock.now()), status, error)
 
     def _lock_watcher(self, view: RunView, task: Task, lock: Lock) -> Callable[[], None] | None:
         """What a task waiting for its configuration's lock calls: tells the observer who holds it, when that
