@@ -222,7 +222,7 @@ class Reconciler:
         unwatch, poll = self._watch_ledger()
         next_fetch = next_beat = next_publish = fetched_at = 0.0
         fetching: asyncio.Task[SourceState] | None = None
-        leadership = _LeadershipWatch(self._lock)
+        leadership = _LeadershipWatch(self._lock, self._wake.set)
         checking: asyncio.Task[None] | None = None
         clustered = self._runner.cluster_status() is not None  # tasks run on a Dask cluster
         changed = True  # the first pass always writes the status files
@@ -716,28 +716,32 @@ class Reconciler:
 
 
 class _LeadershipWatch:
-    """Asks, every LEADERSHIP_CHECK_SECONDS and off the loop, whether the leadership lock still stands."""
+    """Asks, every LEADERSHIP_CHECK_SECONDS and off the loop, whether the leadership lock still stands, in a task
+    of its own: a lost lock wakes the loop (`wake`) at once, however long the loop meant to sleep."""
 
-    def __init__(self, lock: Lock) -> None:
+    def __init__(self, lock: Lock, wake: Callable[[], None]) -> None:
         self._lock = lock
-        self._asking: asyncio.Task[bool] | None = None
-        self._next = 0.0
+        self._wake = wake
+        self._gone = False
+        self._stopping = asyncio.Event()
+        self._asking = asyncio.create_task(self._ask())
 
     def lost(self) -> bool:
-        """True once an answer says the lock is gone; starts the next question when one is due."""
-        loop = asyncio.get_running_loop()
-        if self._asking is not None and self._asking.done():
-            if self._asking.result():
-                return True
-            self._asking = None
-        if self._asking is None and loop.time() >= self._next:
-            self._asking = asyncio.create_task(asyncio.to_thread(self._lock.lost))  # the database may be slow
-            self._next = loop.time() + LEADERSHIP_CHECK_SECONDS
-        return False
+        """True once an answer said the lock is gone."""
+        return self._gone
+
+    async def _ask(self) -> None:
+        while not await asyncio.to_thread(self._lock.lost):  # the database may be slow
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), LEADERSHIP_CHECK_SECONDS)
+                return
+        self._gone = True
+        self._wake()
 
     async def close(self, unwatch: Callable[[], None] | None) -> None:
-        """Wait for the question in flight; stop the ledger's watch too (`unwatch`), off the loop."""
-        if self._asking is not None:
-            await asyncio.wait([self._asking])
+        """Stop asking, once the question in flight is answered; stop the ledger's watch too (`unwatch`), off the
+        loop."""
+        self._stopping.set()
+        await asyncio.gather(self._asking, return_exceptions=True)
         if unwatch is not None:
             await asyncio.to_thread(unwatch)
