@@ -92,15 +92,24 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def fake_api() -> Iterator[FakeApi]:
-    server = _Server(("127.0.0.1", 0), _Handler)
-    server.fake = FakeApi(base=f"http://127.0.0.1:{server.server_address[1]}")
+def serving(server: ThreadingHTTPServer) -> Iterator[str]:
+    """Serve in a thread while the block runs; yields the server's base URL."""
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
-        yield server.fake
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
-        server.fake.release.set()
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+@contextmanager
+def fake_api() -> Iterator[FakeApi]:
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.fake = FakeApi(base=f"http://127.0.0.1:{server.server_address[1]}")
+    with serving(server):
+        try:
+            yield server.fake
+        finally:
+            server.fake.release.set()

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.executors.fakeapi import serving
+
 STORAGE_TOKEN = "1234-56789-kbcStorageTokenSecret"
 FINISHED = ("success", "warning", "error", "cancelled", "terminated")
 _JOB = re.compile(r"^/jobs/([0-9]+)(/kill)?$")
@@ -191,12 +193,7 @@ class _Handler(BaseHTTPRequestHandler):
 @contextmanager
 def job_queue() -> Iterator[JobQueue]:
     server = _Server(("127.0.0.1", 0), _Handler)
-    server.queue = JobQueue(base=f"http://127.0.0.1:{server.server_address[1]}")
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
+    server.queue = JobQueue()
+    with serving(server) as base:
+        server.queue.base = base
         yield server.queue
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()

@@ -13,8 +13,8 @@ import pytest
 
 from orchrecon.store.postgresql.appender import GroupAppender, committed
 from orchrecon.store.postgresql.database import Database
-from orchrecon.store.postgresql.locks import AdvisoryLocks
 from orchrecon.store.records import Record
+from tests.store.postgresql.sessions import locks_on
 
 WAIT = 15
 
@@ -146,7 +146,7 @@ def test_a_cancel_while_a_record_is_written_waits_for_it_and_comes_at_the_next_a
 
 
 def test_many_locks_are_taken_and_released_in_one_statement_each(database: Database) -> None:
-    with _locks(database) as mine, _locks(database) as other:
+    with locks_on(database) as mine, locks_on(database) as other:
         assert other.try_acquire("config.ex.b")
         assert mine.try_acquire_many(["config.ex.a", "config.ex.b", "config.ex.a", "config.ex.c"]) == [
             True,
@@ -159,12 +159,3 @@ def test_many_locks_are_taken_and_released_in_one_statement_each(database: Datab
         mine.release_many(["config.ex.a", "config.ex.c", "config.ex.never"])
         assert mine.held == frozenset()
         assert other.try_acquire_many(["config.ex.a", "config.ex.c"]) == [True, True]
-
-
-@contextmanager
-def _locks(database: Database) -> Iterator[AdvisoryLocks]:
-    locks = AdvisoryLocks(database)
-    try:
-        yield locks
-    finally:
-        locks.close()

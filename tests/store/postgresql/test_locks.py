@@ -20,15 +20,7 @@ from orchrecon.store.postgresql.locks import (
 from tests.conftest import ROOT
 from tests.pgserver import PostgresServer, transaction_pooler
 from tests.store.postgresql.polling import eventually
-
-
-@contextmanager
-def _locks(database: Database) -> Iterator[AdvisoryLocks]:
-    locks = AdvisoryLocks(database)
-    try:
-        yield locks
-    finally:
-        locks.close()
+from tests.store.postgresql.sessions import locks_on
 
 
 @contextmanager
@@ -72,7 +64,7 @@ def test_keys_are_a_stable_hash_of_the_name() -> None:
 
 
 def test_a_lock_is_held_once_within_a_process_and_across_sessions(database: Database) -> None:
-    with _locks(database) as mine, _locks(database) as other:
+    with locks_on(database) as mine, locks_on(database) as other:
         assert mine.try_acquire("config.ex.a")
         assert not mine.try_acquire("config.ex.a")
         assert not other.try_acquire("config.ex.a")
@@ -91,7 +83,7 @@ def test_a_waiting_acquire_gets_the_lock_when_it_is_released(database: Database)
         holder.release("orchestration.o")
         return await asyncio.wait_for(waiting, 15)
 
-    with _locks(database) as holder, _locks(database) as waiter:
+    with locks_on(database) as holder, locks_on(database) as waiter:
         assert holder.try_acquire("orchestration.o")
         assert asyncio.run(scenario(holder, waiter))
         assert not holder.try_acquire("orchestration.o")
@@ -115,7 +107,7 @@ def test_waiters_get_the_lock_in_the_order_they_asked(database: Database) -> Non
         holder.release("orchestration.o")
         await asyncio.wait_for(asyncio.gather(*tasks), 15)
 
-    with _locks(database) as holder, _locks(database) as a, _locks(database) as b, _locks(database) as c:
+    with locks_on(database) as holder, locks_on(database) as a, locks_on(database) as b, locks_on(database) as c:
         assert holder.try_acquire("orchestration.o")
         asyncio.run(scenario(holder, [a, b, c]))
     assert order == [0, 1, 2]
@@ -131,7 +123,7 @@ def test_a_waiting_acquire_returns_false_when_told_to_stop(database: Database) -
         stopping = True
         return await asyncio.wait_for(waiting, 15)
 
-    with _locks(database) as holder, _locks(database) as waiter:
+    with locks_on(database) as holder, locks_on(database) as waiter:
         assert holder.try_acquire("orchestration.o")
         assert not asyncio.run(scenario(waiter))
         assert _waiting(database) == 0
@@ -139,14 +131,14 @@ def test_a_waiting_acquire_returns_false_when_told_to_stop(database: Database) -
 
 
 def test_a_killed_process_frees_its_locks(database: Database, postgres_url: str) -> None:
-    with _locks(database) as mine, _holder(postgres_url, "config.ex.a") as (process, _):
+    with locks_on(database) as mine, _holder(postgres_url, "config.ex.a") as (process, _):
         assert not mine.try_acquire("config.ex.a")
         process.kill()
         eventually(lambda: mine.try_acquire("config.ex.a"), "the dead holder's lock is free")
 
 
 def test_a_terminated_connection_frees_its_locks(database: Database, postgres_url: str) -> None:
-    with _locks(database) as mine, _holder(postgres_url, "config.ex.a") as (process, pid):
+    with locks_on(database) as mine, _holder(postgres_url, "config.ex.a") as (process, pid):
         assert not mine.try_acquire("config.ex.a")
         with database.connect() as conn:
             assert conn.execute("SELECT pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
@@ -155,7 +147,7 @@ def test_a_terminated_connection_frees_its_locks(database: Database, postgres_ur
 
 
 def test_locks_lost_with_their_session_are_reported_and_can_be_taken_again(database: Database) -> None:
-    with _locks(database) as mine, _locks(database) as other:
+    with locks_on(database) as mine, locks_on(database) as other:
         assert mine.try_acquire("config.ex.a")
         assert mine.try_acquire("config.ex.b")
         assert other.try_acquire("orchestration.o")
@@ -177,7 +169,7 @@ async def _acquire_when_released(waiter: AdvisoryLocks, holder: AdvisoryLocks, n
 
 
 def test_leadership_increments_the_epoch_for_each_new_leader(database: Database) -> None:
-    with _locks(database) as first, _locks(database) as second:
+    with locks_on(database) as first, locks_on(database) as second:
         assert first.take_leadership() == 1
         assert second.take_leadership() is None
         assert first.take_leadership() is None  # already leading: no second epoch
@@ -192,19 +184,19 @@ def test_a_standby_waiting_for_the_leadership_leads_when_the_leader_dies(databas
         leader.kill()
         return await asyncio.wait_for(waiting, 15)
 
-    with _locks(database) as standby, _holder(postgres_url, LEADERSHIP) as (process, _):
+    with locks_on(database) as standby, _holder(postgres_url, LEADERSHIP) as (process, _):
         assert standby.take_leadership() is None
         assert asyncio.run(standing_by(standby, process)) == 1  # the holder took the lock, not the epoch
 
 
 def test_the_repr_names_the_database_and_the_locks_held(database: Database) -> None:
-    with _locks(database) as locks:
+    with locks_on(database) as locks:
         locks.try_acquire("config.ex.a")
         assert repr(locks) == f"AdvisoryLocks({database.shown!r}, held=['config.ex.a'])"
 
 
 def test_a_transaction_pooling_proxy_is_refused(postgres_server: PostgresServer) -> None:
-    with transaction_pooler(postgres_server) as url, _locks(Database(url)) as locks:
+    with transaction_pooler(postgres_server) as url, locks_on(Database(url)) as locks:
         assert locks.try_acquire("config.ex.a")
         with psycopg.connect(url, autocommit=True) as other, other.transaction():
             other.execute("SELECT 1")  # holds the server session our statements just used
@@ -217,7 +209,7 @@ def test_a_transaction_pooling_proxy_is_refused(postgres_server: PostgresServer)
 def test_a_lock_asked_for_on_an_ended_session_says_the_session_ended(database: Database) -> None:
     # A leader whose session was terminated learns it from its next lock statement as from its next append
     # (NotLeaderError, which makes it step down), not as a database error that would stop it another way.
-    with _locks(database) as mine:
+    with locks_on(database) as mine:
         assert mine.try_acquire(LEADERSHIP)
         with database.connect() as conn:
             conn.execute("SELECT pg_terminate_backend(%s)", (mine.backend_pid(),))
