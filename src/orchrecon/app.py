@@ -112,7 +112,7 @@ def open_app(
     clock: Clock | None = None,
     read_only: bool = False,
     dask_scheduler: str | None = None,
-    openlineage: tuple[str | None, Path | None] = (None, None),
+    openlineage: tuple[str | None, Path | None] | None = None,
 ) -> App:
     """Find the repository, open its state directory and record runs whose process died.
 
@@ -125,8 +125,8 @@ def open_app(
     (LedgerDamagedError, as soon as it is known). No dead run is recorded while there is damage.
 
     `dask_scheduler` (else ORCHRECON_DASK_SCHEDULER) sends command tasks to that Dask cluster.
-    `openlineage` (URL, else OPENLINEAGE_URL; or a file) receives an OpenLineage event at the start and
-    the end of every task attempt."""
+    `openlineage` (a URL, else OPENLINEAGE_URL; or a file), given by the commands that run tasks, receives an
+    OpenLineage event at the start and the end of every task attempt; the other commands never look."""
     # A plain dict: tasks copy it on every start, and copying os.environ decodes every entry each time.
     environ = dict(os.environ if environ is None else environ)
     named = state_dir.named(state, environ)
@@ -166,7 +166,7 @@ def open_app(
         environ=environ,
         working_tree=root is not None,
         dask_scheduler=cluster_address(dask_scheduler, environ),
-        lineage=_lineage(*openlineage, root or directory.source, ledger, environ),
+        lineage=None if openlineage is None else _lineage(*openlineage, root or directory.source, ledger, environ),
     )
     recover(store, ledger, backend.locks)  # its first query refreshes the index: known damage shows there
     return app
@@ -234,6 +234,8 @@ def _lineage(
             "OpenLineage events need openlineage-python: pip install 'orchrecon[openlineage]'"
             f" (or unset {LINEAGE_URL_VAR})"
         ) from None
+    except ValueError as exc:  # a URL it cannot use: said without the URL, which may hold a key
+        raise UsageError(str(exc)) from None
     if lineage is not None:
         atexit.register(lineage.close)  # the events still queued get CLOSE_SECONDS as the process ends
     return lineage

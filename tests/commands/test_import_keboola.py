@@ -43,7 +43,7 @@ def test_the_fixture_project_becomes_these_documents(
     code, out, err = _import(PROJECT, tmp_path / "repo", capsys)
     assert (code, err) == (0, "")
     assert (
-        out.splitlines()[0] == f"imported 6 documents from {PROJECT} into {tmp_path / 'repo'}: 6 written, 0 unchanged"
+        out.splitlines()[0] == f"imported 7 documents from {PROJECT} into {tmp_path / 'repo'}: 7 written, 0 unchanged"
     )
     assert _written(tmp_path / "repo") == snapshot
 
@@ -58,12 +58,36 @@ def test_the_documents_validate(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert result.orchestrations["weekly-traffic"].suspend  # its only schedule is disabled in Keboola
 
 
+def test_a_task_with_inline_config_data_gets_a_configuration_of_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The sales mart runs with its task's configData in the daily orchestration only: the weekly one runs the
+    # configuration as stored, so the two tasks cannot share a Configuration that sends parameters.
+    _import(PROJECT, tmp_path, capsys)
+    result = validate_tree(tmp_path)
+    daily = {t.name: t for p in result.orchestrations["daily-sales"].phases for t in p.tasks}
+    weekly = {t.name: t for p in result.orchestrations["weekly-traffic"].phases for t in p.tasks}
+    inline, stored = (
+        result.configurations[daily["sales-mart"].config],
+        result.configurations[weekly["sales-mart"].config],
+    )
+    assert (inline.ref, stored.ref) == (
+        "keboola-snowflake-transformation/sales-mart-task-sales-mart",
+        "keboola-snowflake-transformation/sales-mart",
+    )
+    assert inline.run.keboola is not None
+    assert stored.run.keboola is not None
+    assert (inline.run.keboola.send_parameters, stored.run.keboola.send_parameters) == (True, False)
+    assert daily["sales-mart"].parameters == {"full": True}
+    assert "configData keys storage are left out" in (tmp_path / f"configurations/{inline.ref}.yaml").read_text()
+
+
 def test_a_second_import_changes_no_byte(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _import(PROJECT, tmp_path, capsys)
     before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.rglob("*.yaml")}
     code, out, _ = _import(PROJECT, tmp_path, capsys)
     assert code == 0
-    assert "0 written, 6 unchanged" in out
+    assert "0 written, 7 unchanged" in out
     assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.rglob("*.yaml")} == before
 
 
@@ -95,6 +119,14 @@ def _edit(file: Path, **changes: object) -> None:
             " 'extractor/keboola.ex-db-mysql/gone' is no configuration of the project",
         ),
         (
+            lambda p: _edit(
+                p / DAILY / "phases/001-extract/002-web-traffic/task.json",
+                task={"mode": "run", "componentId": "keboola.ex-db-mysql", "configId": "404"},
+            ),
+            f"{DAILY}/phases/001-extract/002-web-traffic/task.json: the task points nowhere: no configuration '404' of"
+            " 'keboola.ex-db-mysql'",
+        ),
+        (
             lambda p: (p / DAILY / "phases/003-transform/phase.json").write_text('{"name": "Transform",'),
             f"{DAILY}/phases/003-transform/phase.json: not JSON: Expecting property name enclosed in double quotes:"
             " line 1 column 22 (char 21)",
@@ -108,7 +140,15 @@ def _edit(file: Path, **changes: object) -> None:
             f"{DAILY}/schedules/every-morning/config.json: a schedule needs schedule.cronTab and a target",
         ),
     ],
-    ids=["cycle", "missing-phase", "task-points-nowhere", "not-json", "not-a-manifest", "bad-schedule"],
+    ids=[
+        "cycle",
+        "missing-phase",
+        "task-points-nowhere",
+        "task-id-points-nowhere",
+        "not-json",
+        "not-a-manifest",
+        "bad-schedule",
+    ],
 )
 def test_each_malformed_input_is_one_line_naming_its_file(
     project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: object, message: str

@@ -79,4 +79,6 @@ def test_cancelling_the_run_kills_the_keboola_job_and_the_task_ends_terminated(w
     assert queue.requests("POST", "/jobs/1000/kill")
     run = ws.show(run_id)
     assert statuses(run) == {"run": "terminated", "extract": "terminated", "long": "terminated"}
-    assert _finished(ws, "long")["status"] == "terminated"
+    finished = _finished(ws, "long")
+    assert finished["status"] == "terminated"
+    assert finished["details"] == {"keboolaJobId": "1000", "keboolaJobUrl": f"{queue.base}/jobs/1000"}

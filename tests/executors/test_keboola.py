@@ -195,6 +195,17 @@ def test_a_refused_token_is_one_clear_line_without_the_token(tmp_path: Path, que
     assert queue.jobs == {}
 
 
+def test_a_token_with_a_newline_is_refused_without_showing_it(tmp_path: Path, queue: JobQueue) -> None:
+    job = keboola_job(tmp_path, queue, token=STORAGE_TOKEN + "\n")
+    result = run(job)
+    assert result.error == (
+        "Storage API token: KBC_STORAGE_TOKEN holds whitespace, control or non-ASCII characters (or nothing):"
+        " a token never does"
+    )
+    assert STORAGE_TOKEN not in job.log_path.read_text()
+    assert queue.received == []
+
+
 def test_a_missing_token_variable_is_an_error_without_any_request(tmp_path: Path, queue: JobQueue) -> None:
     job = keboola_job(tmp_path, queue)
     job = TaskJob(**{**job.__dict__, "environ": {}})

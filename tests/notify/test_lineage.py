@@ -132,3 +132,26 @@ def test_a_dead_receiver_costs_the_run_at_most_a_second_and_is_said_once(ws: Wor
     assert recorded[0]["receiver"] == f"http://127.0.0.1:{port}"
     assert b"s3cr3t" not in ws.ledger_bytes()
     assert ws.show(run_id)["status"] == "warning"  # as without lineage: b failed, and continues on failure
+
+
+def test_only_the_commands_that_run_tasks_look_at_openlineage_url(ws: Workspace) -> None:
+    _daily(ws)
+    run_id, _ = ws.run("daily")
+    env = {"OPENLINEAGE_URL": "http://marquez:notaport/api-key-123"}
+    done = ws.finish(ws.start("runs", env=env))
+    assert (done.code, done.err) == (0, "")
+    assert run_id in done.out
+    refused = ws.finish(ws.start("run", "daily", env=env))
+    assert refused.code == 2
+    assert refused.err == "orchrecon: error: OPENLINEAGE_URL / --openlineage-url is not a URL (its port?)\n"
+    assert ws.requested() == [run_id]  # refused before anything was recorded
+
+
+def test_a_url_that_is_not_http_is_one_line_without_the_url(ws: Workspace) -> None:
+    _daily(ws)
+    run = ws.finish(ws.start("run", "daily", "--openlineage-url", "marquez.internal:5000/key-456"))
+    assert run.code == 2
+    assert (
+        run.err
+        == "orchrecon: error: OPENLINEAGE_URL / --openlineage-url is not an http:// or https:// URL with a host\n"
+    )

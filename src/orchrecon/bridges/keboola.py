@@ -77,7 +77,9 @@ def convert(files: Mapping[str, bytes]) -> dict[str, str]:
     names = _Names()
     config_names = _Names()
     documents: dict[str, str] = {}
-    configs_used: dict[tuple[str, str], bool] = {}  # (component, id) -> whether a task sends it parameters
+    # (component, id, variant) -> the configuration, whether it sends parameters, configData keys left out. A task
+    # with inline configData gets a variant of its own (the task's file), so the others run the stored one.
+    configs_used: dict[tuple[str, str, str], tuple[_Config, bool, list[str]]] = {}
     for orchestrator in orchestrators:
         name = names.take("", orchestrator.name, orchestrator.id)
         phases = _phases(project, orchestrator, configs_used)
@@ -106,9 +108,8 @@ def convert(files: Mapping[str, bytes]) -> dict[str, str]:
         documents[f"orchestrations/{name}.yaml"] = header + _dump(
             {"apiVersion": "orchrecon/v1", "kind": "Orchestration", "metadata": {"name": name}, "spec": spec}
         )
-    for (component, config_id), send in sorted(configs_used.items()):
-        config = project.configs[(component, config_id)]
-        folder, name = config_names.ref_of(config)
+    for (component, config_id, variant), (config, send, left_out) in sorted(configs_used.items()):
+        folder, name = config_names.ref_of(config, variant)
         run: dict[str, Any] = {
             "component": component,
             "config": config_id,
@@ -117,7 +118,8 @@ def convert(files: Mapping[str, bytes]) -> dict[str, str]:
         }
         if send:
             run["sendParameters"] = True
-        documents[f"configurations/{folder}/{name}.yaml"] = _header(project, config, "") + _dump(
+        note = f"; its task's configData keys {', '.join(left_out)} are left out" if left_out else ""
+        documents[f"configurations/{folder}/{name}.yaml"] = _header(project, config, note) + _dump(
             {
                 "apiVersion": "orchrecon/v1",
                 "kind": "Configuration",
@@ -134,11 +136,10 @@ def _read_project(files: Mapping[str, bytes]) -> _Project:
         raise ImportProblem(MANIFEST, "not a kbc manifest: it has no configurations list")
     info: dict[str, Any] = manifest["project"] if isinstance(manifest.get("project"), dict) else {}
     project = _Project(files, str(info.get("apiHost") or "connection.keboola.com"), str(info.get("id") or "?"))
-    branches = {
-        str(b.get("id")): str(b.get("path"))
-        for b in manifest.get("branches", [])
-        if isinstance(b, dict) and b.get("path")
-    }
+    listed = manifest.get("branches") or []
+    if not isinstance(listed, list):
+        raise ImportProblem(MANIFEST, "branches is not a list")
+    branches = {str(b.get("id")): str(b.get("path")) for b in listed if isinstance(b, dict) and b.get("path")}
     entries = [e for e in manifest["configurations"] if isinstance(e, dict)]
     by_key = {(str(e.get("componentId")), str(e.get("id"))): e for e in entries}
     for entry in entries:
@@ -147,7 +148,12 @@ def _read_project(files: Mapping[str, bytes]) -> _Project:
             raise ImportProblem(MANIFEST, "a configuration without componentId, id or path")
         branch = branches.get(str(entry.get("branchId")), "main")
         folder = f"{branch}/{path}"
-        for relation in entry.get("relations") or ():  # nested: its path is under its parent's
+        relations = entry.get("relations") or []
+        if not isinstance(relations, list) or not all(isinstance(r, dict) for r in relations):
+            raise ImportProblem(
+                MANIFEST, f"configuration {config_id} of {component}: relations is not a list of objects"
+            )
+        for relation in relations:  # nested: its path is under its parent's
             parent = by_key.get((str(relation.get("componentId")), str(relation.get("configId"))))
             if isinstance(parent, dict) and f"{folder}/config.json" not in files:
                 folder = f"{branch}/{parent.get('path')}/{path}"
@@ -160,7 +166,7 @@ def _read_project(files: Mapping[str, bytes]) -> _Project:
 
 
 def _phases(
-    project: _Project, orchestrator: _Config, used: dict[tuple[str, str], bool]
+    project: _Project, orchestrator: _Config, used: dict[tuple[str, str, str], tuple[_Config, bool, list[str]]]
 ) -> list[tuple[str, list[dict[str, Any]]]]:
     """The orchestrator's phases in `dependsOn` order, each with its tasks (the task.json data, resolved)."""
     root = f"{orchestrator.folder}/phases/"
@@ -222,7 +228,9 @@ def _topological(phases: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return done
 
 
-def _task(project: _Project, file: str, used: dict[tuple[str, str], bool]) -> dict[str, Any]:
+def _task(
+    project: _Project, file: str, used: dict[tuple[str, str, str], tuple[_Config, bool, list[str]]]
+) -> dict[str, Any]:
     data = _json(project.files, file)
     body = data.get("task") if isinstance(data, dict) else None
     if not isinstance(data, dict) or not isinstance(data.get("name"), str) or not isinstance(body, dict):
@@ -239,12 +247,18 @@ def _task(project: _Project, file: str, used: dict[tuple[str, str], bool]) -> di
                 f"the task points nowhere: no configuration {body.get('configId')!r} of {body.get('componentId')!r}",
             )
     inline = body.get("configData")
-    key = (config.component, config.id)
-    used[key] = used.get(key, False) or isinstance(inline, dict)
-    parameters = inline.get("parameters", inline) if isinstance(inline, dict) else None
+    variant, parameters, left_out = "", None, []
+    if isinstance(inline, dict):
+        variant = file
+        own = f"{config.name} (task {data['name']})"
+        config = _Config(config.branch, config.component, config.id, config.folder, own)
+        parameters = inline.get("parameters") if isinstance(inline.get("parameters"), dict) else None
+        left_out = sorted(k for k in inline if k != "parameters")
+    used[(config.component, config.id, variant)] = (config, isinstance(inline, dict), left_out)
     return {
         "name": data["name"],
         "config": config,
+        "variant": variant,
         "enabled": data.get("enabled", True) is not False,
         "continueOnFailure": data.get("continueOnFailure", False) is True,
         "parameters": parameters,
@@ -252,7 +266,7 @@ def _task(project: _Project, file: str, used: dict[tuple[str, str], bool]) -> di
 
 
 def _task_yaml(name: str, task: Mapping[str, Any], config_names: _Names) -> dict[str, Any]:
-    folder, config = config_names.ref_of(task["config"])
+    folder, config = config_names.ref_of(task["config"], task["variant"])
     shown: dict[str, Any] = {"name": name, "config": f"{folder}/{config}"}
     if not task["enabled"]:
         shown["enabled"] = False
@@ -293,7 +307,7 @@ class _Names:
 
     def __init__(self) -> None:
         self._taken: dict[tuple[str, str], str] = {}  # (scope, name) -> the id it was given to
-        self._refs: dict[tuple[str, str], tuple[str, str]] = {}  # (component, id) -> (folder, name)
+        self._refs: dict[tuple[str, str, str], tuple[str, str]] = {}  # (component, id, variant) -> (folder, name)
 
     def take(self, scope: str, text: str, unique: str) -> str:
         name = slug(text) or slug(unique) or "x"
@@ -302,11 +316,12 @@ class _Names:
         self._taken[(scope, name)] = unique
         return name
 
-    def ref_of(self, config: _Config) -> tuple[str, str]:
-        key = (config.component, config.id)
+    def ref_of(self, config: _Config, variant: str = "") -> tuple[str, str]:
+        """The configuration's folder and name; a `variant` (a task's own, with its configData) is another one."""
+        key = (config.component, config.id, variant)
         if key not in self._refs:
             folder = slug(config.component) or "keboola"
-            self._refs[key] = (folder, self.take(folder, config.name, config.id))
+            self._refs[key] = (folder, self.take(folder, config.name, f"{config.id}-{len(self._refs) + 1}"))
         return self._refs[key]
 
 

@@ -136,6 +136,8 @@ def execute(
     with definitions.revision_trees(app) as workdir:
         status = asyncio.run(main())
     publish_run(app, definition.orchestration.name)
+    if app.lineage is not None:
+        app.lineage.close()  # while the ledger can still record what the catalogue did not take
     app.ledger.close()
     return 0 if status in (RunStatus.SUCCESS, RunStatus.WARNING) else 1
 

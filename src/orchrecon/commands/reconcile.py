@@ -126,6 +126,8 @@ def run(
             _serve(reconciler, source, log, watch=watch, once=once, standby=standby, grace=patience, listen=address)
         )
     finally:
+        if app.lineage is not None:
+            app.lineage.close()  # while the ledger can still record what the catalogue did not take
         app.ledger.close()
     if once and not reconciler.source_state.ready:  # a one-off pass that could not look says so
         state = reconciler.source_state

@@ -542,6 +542,7 @@ class Runner:
                         status="terminated",
                         error=active.reason or "terminated",
                         durationMs=round((self._clock.monotonic() - started) * 1000),
+                        **({"details": dict(job.notes)} if job.notes else {}),
                     )
                     self._ended(attempt, "terminated", active.reason or "terminated")
                     raise

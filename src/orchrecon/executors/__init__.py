@@ -31,6 +31,9 @@ class TaskJob:
     environ: Mapping[str, str]  # where {fromEnv: VAR} secrets are read, and the base environment of commands
     revision: str | None = None  # the commit the run's definition came from (None: a tree outside git)
     dirty: bool = False  # the files in repo_root differ from that commit
+    # What the executor learned while it ran (a remote job's id and URL): the record of a task cancelled
+    # before it returned a result carries it as its details.
+    notes: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from orchrecon.documents.model import KeboolaJob
+from orchrecon.documents.model import FromEnv, KeboolaJob
 from orchrecon.executors import MissingSecretError, Outcome, TaskJob, TaskResult
 from orchrecon.executors.environment import Redactor, resolve_env, to_json
 from orchrecon.executors.results import describe_duration, excerpt, failure
@@ -54,6 +54,14 @@ class KeboolaExecutor:
             with TaskLog(job.log_path, Redactor([])) as log:
                 log.line(f"Storage API token: {exc}")
             return failure(f"Storage API token: {exc}")
+        if not token or not token.isascii() or not token.isprintable() or token != token.strip():
+            # httpx would refuse it as a header value, quoting it in the error: say so without it
+            where = spec.token.var if isinstance(spec.token, FromEnv) else "the value"
+            problem = f"Storage API token: {where} holds"
+            problem += " whitespace, control or non-ASCII characters (or nothing): a token never does"
+            with TaskLog(job.log_path, Redactor([token])) as log:
+                log.line(problem)
+            return failure(problem)
         redactor = Redactor([token, job.token])
         with TaskLog(job.log_path, redactor) as log:
             limit = job.config.run.timeout
@@ -115,6 +123,7 @@ class _Session:
         if self._job_id is None:
             raise _Failed(f"POST {self._base}/jobs answered without a job id")
         self._job_url = str(created.get("url") or f"{self._base}/jobs/{self._job_id}")
+        job.notes.update(keboolaJobId=self._job_id, keboolaJobUrl=self._job_url)  # recorded even if cancelled
         self._log.line(f"{self._elapsed()} created Keboola job {self._job_id}: {self._job_url}")
         self._seen(created)
         failures = 0

@@ -75,6 +75,7 @@ class Lineage:
         self._clock = clock
         self._queue: queue.Queue[Any] = queue.Queue(QUEUE_SIZE)
         self._dropped = 0
+        self._closed = False
         self._reported_at: float | None = None
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._deliver, name="orchrecon-openlineage", daemon=True)
@@ -89,7 +90,11 @@ class Lineage:
         self._emit(state, attempt, at, error=error if state != "COMPLETE" else None)
 
     def close(self) -> None:
-        """Give the events still queued CLOSE_SECONDS to go, then stop (what is left is dropped, and said)."""
+        """Give the events still queued CLOSE_SECONDS to go, then stop (what is left is dropped, and said). The
+        command closes it before its ledger; at exit (atexit) again, which then does nothing."""
+        if self._closed:
+            return
+        self._closed = True
         deadline = self._clock() + CLOSE_SECONDS
         while self._queue.unfinished_tasks and self._clock() < deadline:
             time.sleep(0.01)
@@ -198,8 +203,21 @@ def _reason(exc: BaseException) -> str:
         return "cannot connect"
     if isinstance(exc, requests.exceptions.HTTPError) and exc.response is not None:
         return f"HTTP {exc.response.status_code}"
+    if isinstance(exc, requests.exceptions.RequestException):
+        return type(exc).__name__  # its message names the full URL, which may hold a key
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
+
+
+def _check(url: str) -> None:
+    """Raise ValueError, never naming the URL (its path or query may be a key), unless it is http(s) with a host."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port that is no number raises here
+    except ValueError:
+        raise ValueError(f"{URL_VAR} / --openlineage-url is not a URL (its port?)") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{URL_VAR} / --openlineage-url is not an http:// or https:// URL with a host")
 
 
 def shown(url: str) -> str:
@@ -228,6 +246,7 @@ def open_lineage(
         transport: Any = FileTransport(FileConfig(log_file_path=str(file), append=True))
         return Lineage(transport, receiver=str(file), source=source, namespace=namespace, record=record)
     assert url is not None
+    _check(url)
     from openlineage.client.transport.http import HttpConfig, HttpTransport  # noqa: PLC0415
 
     # As the OpenLineage clients: the URL is the receiver's base, OPENLINEAGE_ENDPOINT the path under it.

@@ -731,12 +731,20 @@ class _LeadershipWatch:
         return self._gone
 
     async def _ask(self) -> None:
-        while not await asyncio.to_thread(self._lock.lost):  # the database may be slow
+        while not await self._answer():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), LEADERSHIP_CHECK_SECONDS)
                 return
         self._gone = True
         self._wake()
+
+    async def _answer(self) -> bool:
+        """Whether the lock is gone; a question that fails is no answer (the next one comes in a second), and a
+        lost lock also shows at the next append, which is refused."""
+        try:
+            return await asyncio.to_thread(self._lock.lost)  # the database may be slow
+        except Exception:
+            return False
 
     async def close(self, unwatch: Callable[[], None] | None) -> None:
         """Stop asking, once the question in flight is answered; stop the ledger's watch too (`unwatch`), off the

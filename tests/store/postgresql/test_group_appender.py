@@ -145,6 +145,39 @@ def test_a_cancel_while_a_record_is_written_waits_for_it_and_comes_at_the_next_a
     assert cancelled
 
 
+def test_after_a_close_the_next_append_starts_it_again() -> None:
+    session = Session()
+    with _appender(session) as appender:
+        assert appender.append([{"i": 1}]).result(WAIT)[0]["seq"] == 1
+        appender.close()
+        assert appender.append([{"i": 2}]).result(WAIT)[0]["seq"] == 2
+    assert session.statements == [("append", [1]), ("append", [2])]
+
+
+def test_an_append_given_up_on_before_its_turn_is_not_written() -> None:
+    session = Session()
+    with _appender(session) as appender:
+        _held_back(session, appender)
+        dropped = appender.append([{"i": 1}])
+        kept = appender.append([{"i": 2}])
+        assert dropped.cancel()
+        session.gate.set()
+        assert kept.result(WAIT) == [{"seq": 2, "i": 2}]
+    assert session.statements == [("append", [0]), ("append", [2])]
+
+
+def test_a_job_that_raises_anything_fails_alone_and_the_thread_goes_on() -> None:
+    session = Session()
+
+    def exits() -> None:
+        raise SystemExit(3)
+
+    with _appender(session) as appender:
+        with pytest.raises(RuntimeError, match="SystemExit"):
+            appender.call(exits).result(WAIT)
+        assert appender.append([{"i": 1}]).result(WAIT)[0]["i"] == 1
+
+
 def test_many_locks_are_taken_and_released_in_one_statement_each(database: Database) -> None:
     with locks_on(database) as mine, locks_on(database) as other:
         assert other.try_acquire("config.ex.b")

@@ -71,6 +71,8 @@ class GroupAppender:
         release: Callable[[Sequence[str]], None],
     ) -> None:
         self._append, self._take, self._release = append, take, release
+        # Each thread has a queue of its own: one started after a close never takes the jobs (or the end) of the
+        # one that is closing.
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._starting = threading.Lock()
@@ -98,11 +100,14 @@ class GroupAppender:
         return job.future
 
     def close(self) -> None:
+        """Let the thread finish every job asked for so far, then end it."""
         with self._starting:
-            thread, self._thread = self._thread, None
+            thread, jobs, self._thread = self._thread, self._jobs, None
+            self._jobs = queue.SimpleQueue()
         if thread is not None:
-            self._jobs.put(None)
-            thread.join()
+            jobs.put(None)
+            if thread is not threading.current_thread():
+                thread.join()
 
     def _put(self, job: _Job, now: Callable[[], Any]) -> None:
         if threading.current_thread() is self._thread:  # asked for by a job: waiting for itself would never end
@@ -114,51 +119,67 @@ class GroupAppender:
             return
         with self._starting:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name="orchrecon-appender", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._work, args=(self._jobs,), name="orchrecon-appender", daemon=True
+                )
                 self._thread.start()
-        self._jobs.put(job)
+            self._jobs.put(job)
 
-    def _work(self) -> None:
-        while True:
-            jobs = [self._jobs.get()]
+    def _work(self, jobs: queue.SimpleQueue[_Job | None]) -> None:
+        ending = False
+        while not ending:
+            batch = [jobs.get()]
             with_more = True
             while with_more:  # every job waiting now joins this round
                 try:
-                    jobs.append(self._jobs.get_nowait())
+                    batch.append(jobs.get_nowait())
                 except queue.Empty:
                     with_more = False
+            ending = None in batch  # the jobs queued before the end are done all the same
             round_ = _Round()
-            for job in jobs:
+            for job in batch:
                 if isinstance(job, _Append):
                     round_.appends.append(job)
                 elif isinstance(job, _Take):
                     round_.takes.append(job)
                 elif isinstance(job, _Release):
                     round_.releases.append(job)
-                else:
+                elif job is not None:
                     self._write(round_)
                     round_ = _Round()
-                    if job is None:
-                        return
                     _settle(job.future, job.fn)
             self._write(round_)
 
     def _write(self, round_: _Round) -> None:
-        """A statement per kind: each job gets its own answer, or the error that refused its statement."""
-        if round_.appends:
-            self._write_appends(round_.appends)
+        """A statement per kind: each job gets its own answer, or the error that refused its statement. Nothing
+        ends this thread: a failure it did not foresee fails the round's jobs, and the next round goes on."""
+        try:
+            self._write_round(round_)
+        except BaseException as exc:
+            futures: list[Future[Any]] = [job.future for job in round_.appends] + [job.future for job in round_.takes]
+            for future in futures:
+                if not future.done():
+                    future.set_exception(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
+
+    def _write_round(self, round_: _Round) -> None:
+        # A job its asker gave up on (a cancelled future) is left out: its records are not written, its lock not
+        # taken (which the asker would never release).
+        appends = [job for job in round_.appends if job.future.set_running_or_notify_cancel()]
+        takes = [job for job in round_.takes if job.future.set_running_or_notify_cancel()]
+        if appends:
+            self._write_appends(appends)
         if round_.releases:
             # A release refused changes nothing (the session is gone, and its locks with it); this thread lives on.
             with contextlib.suppress(Exception):
                 self._release([job.name for job in round_.releases])
-        if round_.takes:
+        if takes:
             try:
-                taken = self._take([job.name for job in round_.takes])
+                taken = self._take([job.name for job in takes])
             except Exception as exc:
-                for job in round_.takes:
+                for job in takes:
                     job.future.set_exception(exc)
             else:
-                for job, answer in zip(round_.takes, taken, strict=True):
+                for job, answer in zip(takes, taken, strict=True):
                     job.future.set_result(answer)
 
     def _write_appends(self, group: list[_Append]) -> None:
@@ -175,10 +196,14 @@ class GroupAppender:
 
 
 def _settle(future: Future[Any], fn: Callable[[], Any]) -> None:
+    if not future.set_running_or_notify_cancel():
+        return  # given up on by whoever asked: nothing to run
     try:
-        future.set_result(fn())
-    except Exception as exc:
-        future.set_exception(exc)
+        result = fn()
+    except BaseException as exc:
+        future.set_exception(exc if isinstance(exc, Exception) else RuntimeError(repr(exc)))
+    else:
+        future.set_result(result)
 
 
 async def committed(future: Future[T]) -> T:
