@@ -82,3 +82,19 @@ def test_cancelling_the_run_kills_the_keboola_job_and_the_task_ends_terminated(w
     finished = _finished(ws, "long")
     assert finished["status"] == "terminated"
     assert finished["details"] == {"keboolaJobId": "1000", "keboolaJobUrl": f"{queue.base}/jobs/1000"}
+
+
+def test_a_refused_token_fails_the_task_in_one_line_and_is_nowhere(ws: Workspace, queue: JobQueue) -> None:
+    _keboola(ws, queue, "kbc/orders", "42")
+    ws.orchestrate("daily", {"extract": [task("orders", "kbc/orders")]})
+    wrong = "9999-wrong-but-secret-token"
+    done = ws.finish(ws.start("run", "daily", env={"KBC_STORAGE_TOKEN": wrong}), timeout=30)
+    assert done.code == 1
+    finished = _finished(ws, "orders")
+    assert finished["status"] == "error"
+    assert finished["error"].startswith("Keboola refused the Storage API token (HTTP 401 from POST")
+    assert "\n" not in finished["error"]
+    logs = "".join(p.read_text() for p in (ws.state / "logs").rglob("*.log"))
+    everything = ws.ledger_bytes().decode() + logs + done.out + done.err
+    assert wrong not in everything
+    assert queue.jobs == {}
