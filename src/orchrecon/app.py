@@ -7,19 +7,15 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchrecon.clock import Clock, SystemClock
-from orchrecon.documents.repository import find_root
+from orchrecon.documents.layout import find_root
 from orchrecon.errors import NotFoundError, UsageError
-from orchrecon.execution.runner import Observer, Runner, recover
-from orchrecon.executors import Executor, TaskJob, TaskResult
-from orchrecon.executors.command import CommandExecutor
-from orchrecon.notify.lineage import URL_VAR as LINEAGE_URL_VAR
-from orchrecon.notify.lineage import Lineage, open_lineage
-from orchrecon.runs.state import RunView
+from orchrecon.execution.recovery import recover
 from orchrecon.store import state as state_dir
-from orchrecon.store.apitokens import ApiTokenStore
 from orchrecon.store.backends import open_backend, state_url
 from orchrecon.store.ledger import Ledger
 from orchrecon.store.ports import LedgerPort, LockSpace
@@ -27,6 +23,15 @@ from orchrecon.store.records import SHOWN, Damage, LedgerDamagedError, notice
 from orchrecon.store.runstore import RunStore
 from orchrecon.store.state import StateDir
 from orchrecon.store.tokens import TokenStore
+
+# The runner, its executors, lineage and the API's tokens are imported where they are first used: a command that
+# only reads (runs, show, tables touch, health) would otherwise pay for them at every start.
+if TYPE_CHECKING:
+    from orchrecon.execution.runner import Observer, Runner
+    from orchrecon.executors import Executor, TaskJob, TaskResult
+    from orchrecon.notify.lineage import Lineage
+    from orchrecon.runs.state import RunView
+    from orchrecon.store.apitokens import ApiTokenStore
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,11 +43,16 @@ class App:
     locks: LockSpace
     store: RunStore
     tokens: TokenStore
-    api_tokens: ApiTokenStore  # reads nothing until used
     environ: Mapping[str, str]
     working_tree: bool = True  # False: no repository here; definitions come from the state directory
     dask_scheduler: str | None = None  # command tasks run on this Dask cluster (--dask-scheduler)
     lineage: Lineage | None = None  # OpenLineage events of every task attempt (--openlineage-url, -file)
+
+    @cached_property
+    def api_tokens(self) -> ApiTokenStore:
+        from orchrecon.store.apitokens import ApiTokenStore  # noqa: PLC0415 - see TYPE_CHECKING above
+
+        return ApiTokenStore(self.state.secrets, self.clock)
 
     def runner(
         self,
@@ -52,6 +62,9 @@ class App:
         workdir: Callable[[str | None], Path] | None = None,
     ) -> Runner:
         """A runner whose tasks run in the repository, or in `workdir(revision)` when given."""
+        from orchrecon.execution.runner import Runner  # noqa: PLC0415 - see TYPE_CHECKING above
+        from orchrecon.executors.command import CommandExecutor  # noqa: PLC0415
+
         executors: dict[str, Executor] = {
             "command": CommandExecutor(),
             "http": _LazyExecutor(_http_executor),
@@ -162,7 +175,6 @@ def open_app(
         locks=backend.locks,
         store=store,
         tokens=TokenStore(directory.secrets),
-        api_tokens=ApiTokenStore(directory.secrets, clock),
         environ=environ,
         working_tree=root is not None,
         dask_scheduler=cluster_address(dask_scheduler, environ),
@@ -224,6 +236,9 @@ def open_ledger(
 def _lineage(
     url: str | None, file: Path | None, repo: Path, ledger: LedgerPort, environ: Mapping[str, str]
 ) -> Lineage | None:
+    from orchrecon.notify.lineage import URL_VAR as LINEAGE_URL_VAR  # noqa: PLC0415 - see TYPE_CHECKING above
+    from orchrecon.notify.lineage import open_lineage  # noqa: PLC0415
+
     def record(fields: Mapping[str, object]) -> None:
         ledger.append_one("lineage.undelivered", **fields)
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import enum
 import errno
 import os
-import tempfile
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -87,6 +85,9 @@ FAULTS = {errno.ENOSPC, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EROFS, err
 
 def crash_log(exc: BaseException) -> str:
     """Write the traceback of a bug to a new file in the temporary folder; says where (or why not)."""
+    import tempfile  # noqa: PLC0415 - only a bug pays for these at start-up
+    import traceback  # noqa: PLC0415
+
     try:
         folder = tempfile.gettempdir()
     except OSError:  # it probes each candidate with a write; under `ulimit -f 0` every probe fails

@@ -14,14 +14,14 @@ from orchrecon.app import open_app
 from orchrecon.commands import Subparsers
 from orchrecon.documents.durations import parse_duration
 from orchrecon.errors import UsageError
-from orchrecon.execution.runner import recover
+from orchrecon.execution.recovery import recover
 from orchrecon.gitsource import user_email
 
 POLL_SECONDS = 0.1
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("cancel", parents=[common], help="stop a waiting or processing run")
+    p = subparsers.add_parser("cancel", parents=[common])
     p.add_argument("run_id", metavar="RUN_ID")
     p.add_argument("--wait", default="60s", metavar="DURATION", help="how long to wait for it to stop (60s)")
     p.set_defaults(

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("db", parents=[common], help="the PostgreSQL state database's schema")
+    p = subparsers.add_parser("db", parents=[common])
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     for name, help_ in (
         ("migrate", "apply the migrations the database lacks"),

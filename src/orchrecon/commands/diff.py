@@ -14,7 +14,8 @@ from typing import TextIO
 from orchrecon import gitsource
 from orchrecon.clock import Clock, SystemClock, parse_time
 from orchrecon.commands import Subparsers
-from orchrecon.documents.repository import find_root, validate_tree
+from orchrecon.documents.layout import find_root
+from orchrecon.documents.repository import validate_tree
 from orchrecon.documents.validation import validate_files
 from orchrecon.errors import UsageError
 from orchrecon.reports.diff import asjson, markdown
@@ -22,7 +23,7 @@ from orchrecon.reports.diff.compare import compare
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("diff", parents=[common], help="what the working tree changes against a git revision")
+    p = subparsers.add_parser("diff", parents=[common])
     p.add_argument("--base", required=True, metavar="REV", help="the revision to compare with, e.g. origin/main")
     p.add_argument("--format", choices=["markdown", "json"], default="markdown")
     p.add_argument("--from", dest="start", metavar="TIME", help="fire times after this instant (default: now)")

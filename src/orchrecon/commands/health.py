@@ -20,7 +20,7 @@ from typing import TextIO
 from orchrecon.clock import Clock, SystemClock, parse_time
 from orchrecon.commands import Subparsers
 from orchrecon.documents.durations import parse_duration
-from orchrecon.documents.repository import find_root
+from orchrecon.documents.layout import find_root
 from orchrecon.errors import OrchreconError, UsageError
 from orchrecon.store import state
 
@@ -28,7 +28,7 @@ MISSED_HEARTBEATS = 3  # stale after this many heartbeats did not come
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("health", parents=[common], help="exit 0 while the reconciler is alive")
+    p = subparsers.add_parser("health", parents=[common])
     p.add_argument(
         "--max-age", metavar="DURATION", help="the heartbeat is stale after this long (3 heartbeat intervals)"
     )

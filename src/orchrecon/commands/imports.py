@@ -12,14 +12,14 @@ from typing import TextIO
 
 from orchrecon.bridges.keboola import MANIFEST, TOKEN_VARIABLE, convert
 from orchrecon.commands import Subparsers
-from orchrecon.documents.repository import find_root
+from orchrecon.documents.layout import find_root
 from orchrecon.errors import OrchreconError, UsageError
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # a kbc project's JSON file is kilobytes; more is not one
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("import", help="bring orchestrations in from another system (keboola)")
+    p = subparsers.add_parser("import")
     sources = p.add_subparsers(dest="source", required=True, metavar="SOURCE")
     k = sources.add_parser(
         "keboola", parents=[common], help="a Keboola project pulled with `kbc pull`: orchestrations, schedules, jobs"

@@ -24,7 +24,7 @@ _DOTTED = {"gitignore": ".gitignore", "pre-commit-config.yaml": ".pre-commit-con
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("init", help="create a repository to start from: documents, schema, hooks, CI")
+    p = subparsers.add_parser("init")
     p.add_argument("directory", nargs="?", default=".", metavar="DIR", help="where (default: the current folder)")
     p.add_argument("--force", action="store_true", help="overwrite files of the same names")
     p.set_defaults(handler=lambda a: run(directory=Path(a.directory), force=a.force, out=sys.stdout))

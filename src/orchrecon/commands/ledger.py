@@ -14,7 +14,7 @@ from typing import TextIO
 from orchrecon.app import LedgerAccess, open_ledger
 from orchrecon.commands import Subparsers
 from orchrecon.commands.db import state_database
-from orchrecon.documents.repository import find_root
+from orchrecon.documents.layout import find_root
 from orchrecon.errors import OrchreconError
 from orchrecon.store import state as state_dirs
 from orchrecon.store.locks import reconciler_lock
@@ -23,7 +23,7 @@ from orchrecon.store.repair import repair, scan
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("ledger", parents=[common], help="check the ledger, set damaged lines aside")
+    p = subparsers.add_parser("ledger", parents=[common])
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     verify = actions.add_parser("verify", parents=[common], help="check every ledger line; exit 1 if any is damaged")
     verify.add_argument("--format", choices=["text", "json"], default="text")

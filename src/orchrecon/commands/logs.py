@@ -15,7 +15,7 @@ from typing import TextIO
 from orchrecon.app import App, open_app
 from orchrecon.commands import Subparsers
 from orchrecon.errors import NotFoundError
-from orchrecon.execution.runner import recover
+from orchrecon.execution.recovery import recover
 from orchrecon.executors.logtail import LogTail
 from orchrecon.runs.state import PhaseView, RunView, StepStatus, TaskView
 
@@ -25,7 +25,7 @@ _UNFINISHED = (StepStatus.WAITING, StepStatus.PROCESSING)
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("logs", parents=[common], help="print a run's task logs")
+    p = subparsers.add_parser("logs", parents=[common])
     p.add_argument("run_id", metavar="RUN_ID", help="a run id or a unique prefix of one")
     p.add_argument("task", metavar="TASK", nargs="?", help="only this task's log")
     p.add_argument("-f", "--follow", action="store_true", help="print new lines until the task (or run) ends")

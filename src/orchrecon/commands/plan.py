@@ -30,7 +30,7 @@ LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("plan", parents=[common], help="next fire times, DST changes and trigger state")
+    p = subparsers.add_parser("plan", parents=[common])
     p.add_argument("--from", dest="start", metavar="TIME", help="an instant with a zone, e.g. 2026-03-28T00:00Z")
     p.add_argument(
         "--count", type=int, default=5, metavar="N", help=f"fire times per schedule, 1 to {MAX_COUNT} (default 5)"

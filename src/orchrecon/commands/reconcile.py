@@ -21,7 +21,7 @@ from orchrecon.clock import Clock, format_time
 from orchrecon.commands import Subparsers, add_cluster_option
 from orchrecon.commands._runs import watch_children_with_pidfd
 from orchrecon.documents.durations import parse_duration
-from orchrecon.documents.repository import find_root
+from orchrecon.documents.layout import find_root
 from orchrecon.errors import OrchreconError, UsageError
 from orchrecon.gitsource import LocalSource, Source
 from orchrecon.gitsource.remote import RemoteSource
@@ -38,7 +38,7 @@ DEFAULT_BRANCH = "main"
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("reconcile", parents=[common], help="follow the repository and run what is due")
+    p = subparsers.add_parser("reconcile", parents=[common])
     p.add_argument("--git", metavar="URL", help="follow this remote repository instead of the local checkout")
     p.add_argument("--branch", metavar="B", help="the branch of --git to follow (main)")
     p.add_argument("--watch", action="store_true", help="apply a new local commit at once, not at the next interval")

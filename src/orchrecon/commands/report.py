@@ -15,7 +15,7 @@ from orchrecon.reconcile.publish import publish_all
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("report", parents=[common], help="rebuild status files and reports from the ledger")
+    p = subparsers.add_parser("report", parents=[common])
     p.set_defaults(handler=lambda a: run(repo=a.repo, state_dir=a.state_dir, out=sys.stdout, environ=os.environ))
 
 

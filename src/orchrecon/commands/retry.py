@@ -18,7 +18,7 @@ from orchrecon.runs.definition import RunDefinition, retry_selection, select
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("retry", parents=[common], help="run a finished run again")
+    p = subparsers.add_parser("retry", parents=[common])
     p.add_argument("run_id", metavar="RUN_ID")
     p.add_argument("--task", action="append", default=[], metavar="T", help="retry these tasks instead")
     p.add_argument("--current", action="store_true", help="use the working tree's definition, not the run's")

@@ -17,7 +17,7 @@ from orchrecon.runs.definition import select
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("run", parents=[common], help="run an orchestration now")
+    p = subparsers.add_parser("run", parents=[common])
     p.add_argument("name", metavar="NAME")
     p.add_argument("--task", action="append", default=[], metavar="T", help="run only these tasks")
     p.add_argument("--skip-task", action="append", default=[], metavar="T", help="leave these tasks out")

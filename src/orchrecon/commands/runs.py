@@ -12,7 +12,6 @@ from typing import TextIO
 
 from orchrecon.app import open_app
 from orchrecon.commands import Subparsers
-from orchrecon.commands import _definitions as definitions
 from orchrecon.errors import NotFoundError, UsageError
 from orchrecon.execution.progress import seconds
 from orchrecon.reports.runjson import duration_ms, summary_json
@@ -21,7 +20,7 @@ MAX_LIMIT = 1_000_000
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("runs", parents=[common], help="list recent runs")
+    p = subparsers.add_parser("runs", parents=[common])
     p.add_argument("name", nargs="?", metavar="NAME", help="only this orchestration's runs")
     p.add_argument("--limit", type=int, default=20, metavar="N", help=f"at most N runs, 1 to {MAX_LIMIT} (default 20)")
     p.add_argument("--format", choices=["text", "json"], default="text")
@@ -54,8 +53,11 @@ def run(
         raise UsageError("NAME is empty; leave it out to list the runs of every orchestration")
     app = open_app(repo, state_dir, environ=environ, read_only=True)
     runs = app.store.recent(name, limit)
-    if name and not runs and name not in definitions.known_orchestrations(app):
-        raise NotFoundError(f"no orchestration {name!r} and no runs of one")
+    if name and not runs:
+        from orchrecon.commands import _definitions as definitions  # noqa: PLC0415 - it reads the documents
+
+        if name not in definitions.known_orchestrations(app):
+            raise NotFoundError(f"no orchestration {name!r} and no runs of one")
     if fmt == "json":
         out.write(json.dumps({"runs": [summary_json(s) for s in runs]}, indent=2) + "\n")
         return 0

@@ -14,7 +14,7 @@ KINDS = ("Project", "Configuration", "Orchestration")
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("schema", help="print the JSON Schema of the documents")
+    p = subparsers.add_parser("schema")
     p.add_argument("--kind", choices=KINDS, help="only this kind, as a standalone schema")
     p.set_defaults(handler=lambda a: run(kind=a.kind, out=sys.stdout))
 

@@ -20,7 +20,7 @@ from orchrecon.runs.state import RunView
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("show", parents=[common], help="show one run in detail")
+    p = subparsers.add_parser("show", parents=[common])
     p.add_argument("run_id", metavar="RUN_ID")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(

@@ -20,7 +20,7 @@ from orchrecon.reports.terminal import to_terminal
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("status", parents=[common], help="what runs next, what ran, what failed")
+    p = subparsers.add_parser("status", parents=[common])
     p.add_argument("name", metavar="NAME", nargs="?", help="one orchestration in detail")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(

@@ -13,13 +13,12 @@ from typing import TextIO
 from orchrecon.api.names import TABLE_ID
 from orchrecon.app import open_app
 from orchrecon.commands import Subparsers
-from orchrecon.commands import _definitions as definitions
 from orchrecon.errors import UsageError
 from orchrecon.gitsource import user_email
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("tables", parents=[common], help="report table updates, list tables")
+    p = subparsers.add_parser("tables", parents=[common])
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     touch = actions.add_parser("touch", parents=[common], help="record that tables were updated")
     touch.add_argument("tables", nargs="+", metavar="TABLE")
@@ -67,6 +66,8 @@ def run_list(
 ) -> int:
     app = open_app(repo, state_dir, environ=environ, read_only=True)
     updates = app.store.table_updates()
+    from orchrecon.commands import _definitions as definitions  # noqa: PLC0415 - touch needs no documents
+
     found = definitions.load(app)
     if found.note():
         err.write(f"orchrecon: {found.note()}\n")

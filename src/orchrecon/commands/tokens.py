@@ -21,7 +21,7 @@ REACH_ORCHESTRATIONS = {"runs:trigger", "runs:read", "admin"}  # scopes whose re
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("tokens", parents=[common], help="manage tokens")
+    p = subparsers.add_parser("tokens", parents=[common])
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     create = actions.add_parser("create", parents=[common], help="create an API token; prints its secret once")

@@ -12,12 +12,13 @@ from typing import TextIO
 from orchrecon import gitsource
 from orchrecon.commands import Subparsers
 from orchrecon.documents import reporters
-from orchrecon.documents.repository import find_root, is_repository, validate_tree
+from orchrecon.documents.layout import find_root, is_repository
+from orchrecon.documents.repository import validate_tree
 from orchrecon.errors import NotFoundError, OrchreconError, Severity, UsageError
 
 
 def add_parser(subparsers: Subparsers, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("validate", parents=[common], help="check documents against the schema and each other")
+    p = subparsers.add_parser("validate", parents=[common])
     p.add_argument("paths", nargs="*", metavar="PATH", help="report only these files or folders")
     p.add_argument("--format", choices=["text", "json", "github"], default="text")
     p.set_defaults(handler=lambda a: run(repo=a.repo, paths=a.paths, fmt=a.format, environ=os.environ, out=sys.stdout))

@@ -7,12 +7,11 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from orchrecon.documents.layout import DOCUMENT_FOLDERS, PROJECT_FILES
 from orchrecon.documents.loader import MAX_FILE_BYTES
 from orchrecon.documents.result import Validation
-from orchrecon.documents.validation import PROJECT_FILES, expected_kind, validate_files
-from orchrecon.errors import Diagnostic, NotFoundError, UsageError
-
-DOCUMENT_FOLDERS = ("configurations", "orchestrations")
+from orchrecon.documents.validation import expected_kind, validate_files
+from orchrecon.errors import Diagnostic
 
 
 @dataclass(kw_only=True)
@@ -22,24 +21,6 @@ class Tree:
     files: dict[str, bytes] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)  # the real size of each file read only in part
     problems: list[Diagnostic] = field(default_factory=list)
-
-
-def is_repository(path: Path) -> bool:
-    return any((path / name).exists() for name in (*PROJECT_FILES, *DOCUMENT_FOLDERS))
-
-
-def find_root(start: Path) -> Path:
-    """The repository holding `start`: it or its nearest parent with orchrecon.yaml, configurations/ or
-    orchestrations/ (as git finds its top level). Raises UsageError when there is none."""
-    if not start.exists():
-        raise NotFoundError(f"no such folder: {start}")
-    here = start.absolute()
-    for candidate in (here, *here.parents) if here.is_dir() else here.parents:
-        if is_repository(candidate):
-            return candidate if start.is_absolute() else Path(os.path.relpath(candidate))
-    raise UsageError(
-        f"{start} is not in an orchrecon repository: expected orchrecon.yaml, configurations/ or orchestrations/"
-    )
 
 
 def read_tree(root: Path) -> Tree:

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from itertools import chain
 
 from orchrecon.documents import checks
+from orchrecon.documents.layout import PROJECT_FILES
 from orchrecon.documents.loader import Document, LoadError, load_text
 from orchrecon.documents.model import (
     build_configuration,
@@ -26,7 +27,6 @@ from orchrecon.errors import Diagnostic, Severity, printable
 API_VERSION = "orchrecon/v1"
 KINDS = ("Project", "Configuration", "Orchestration")
 
-PROJECT_FILES = ("orchrecon.yaml", "orchrecon.yml")
 _HOMES = {
     "Project": "orchrecon.yaml at the repository root",
     "Configuration": "configurations/<component>/<name>.yaml",

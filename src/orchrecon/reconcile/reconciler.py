@@ -23,7 +23,8 @@ from orchrecon.clock import format_time, parse_time
 from orchrecon.documents.result import Validation
 from orchrecon.documents.validation import validate_files
 from orchrecon.errors import StorageError
-from orchrecon.execution.runner import Decision, Runner, recover
+from orchrecon.execution.recovery import recover
+from orchrecon.execution.runner import Decision, Runner
 from orchrecon.gitsource import GitError, Source, SourceReason, SourceState
 from orchrecon.notify import Notifier
 from orchrecon.reconcile import desired as desired_state

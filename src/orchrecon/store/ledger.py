@@ -13,7 +13,6 @@ segment, and leaves nothing of itself behind.
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import json
 import os
@@ -167,6 +166,8 @@ class Ledger:
 
     async def sync_async(self) -> None:
         """`sync()` off the event loop; concurrent callers share one fsync."""
+        import asyncio  # noqa: PLC0415 - commands that never run a task do not import it
+
         await asyncio.to_thread(self.sync)
 
     def watch(self, wake: Callable[[], None]) -> Callable[[], None] | None:

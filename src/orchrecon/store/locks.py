@@ -7,7 +7,6 @@ hold between runs of one process and between processes.
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import json
 import os
@@ -104,6 +103,8 @@ async def acquire_polling(
 ) -> bool:
     """Call `try_acquire` (awaiting what it returns, if it must be) every POLL_SECONDS until it succeeds (True) or
     `stop()` is true (False), calling `busy` after each attempt that found the lock taken."""
+    import asyncio  # noqa: PLC0415 - only a waiting runner needs it; the commands that read never import it
+
     while not await _answer(try_acquire()):
         if stop():
             return False
