@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from figures import out_problem, positive, print_rows, print_targets, work_folder
+from reconcile import commit_all
 from run_overhead import write_repo
 
 PYTHON = Path(sys.executable)
@@ -97,19 +98,7 @@ def main() -> int:
         write_repo(repo, [1], 1)
         env = {k: v for k, v in os.environ.items() if not k.startswith("ORCHRECON_")}
         env["ORCHRECON_STATE_DIR"] = str(state)
-        for cmd in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"], ["git", "commit", "-qm", "bench"]):
-            subprocess.run(
-                cmd,
-                cwd=repo,
-                check=True,
-                env={
-                    **env,
-                    "GIT_AUTHOR_NAME": "b",
-                    "GIT_AUTHOR_EMAIL": "b@x",
-                    "GIT_COMMITTER_NAME": "b",
-                    "GIT_COMMITTER_EMAIL": "b@x",
-                },
-            )
+        commit_all(repo, "bench")
         print(f"recording {recorded} runs ...", flush=True)
         for _ in range(recorded):
             elapsed([str(ORCHRECON), "-C", str(repo), "run", "bench"], env)

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from orchrecon.clock import SystemClock
-from orchrecon.store.backends import STATE_URL_VAR, close_opened, open_backend
+from orchrecon.store import STATE_URL_VAR
+from orchrecon.store.backends import close_opened, open_backend
 from orchrecon.store.state import StateDir
 from tests.pgserver import migrated
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from functools import cache
 
 from orchrecon import __version__
+from orchrecon.store import STATE_URL_VAR
 
 # `--help` and `--version` import argparse alone: typing and pathlib (9 ms between them, as much as the interpreter's
 # own start) wait for a command. mypy takes any TYPE_CHECKING as true.
@@ -43,7 +44,6 @@ COMMANDS = {
     "import": ("imports", "bring orchestrations in from another system (keboola)"),
     "schema": ("schema", "print the JSON Schema of the documents"),
 }
-STATE_URL_VAR = "ORCHRECON_STATE_URL"  # as store.backends reads it (a test holds them equal)
 _VALUED = frozenset({"-C", "--repo", "--state-dir", "--state"})  # global options that take the next word
 
 

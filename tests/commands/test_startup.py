@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from orchrecon import cli
-from orchrecon.store import backends
+from orchrecon.store import STATE_URL_VAR
 from tests.builders import small_repo
 
 PROBE = """
@@ -54,7 +54,7 @@ def test_help_and_version_import_no_command_module(tmp_path: Path, argv: list[st
 def test_a_reading_command_imports_neither_runner_nor_documents(tmp_path: Path, argv: list[str]) -> None:
     repo = small_repo(tmp_path)
     env = {**os.environ, "ORCHRECON_STATE_DIR": str(tmp_path / "state")}
-    env.pop(backends.STATE_URL_VAR, None)
+    env.pop(STATE_URL_VAR, None)
     _, modules = imported(argv, repo, env)
     assert sorted(m for m in HEAVY if m in modules) == []
     assert {m for m in modules if m.startswith("orchrecon.commands.")} <= {f"orchrecon.commands.{argv[0]}"}
@@ -85,5 +85,7 @@ def test_a_command_after_an_attached_option_value_gets_its_parser(
     assert capsys.readouterr().out.startswith("RUN  ORCHESTRATION")
 
 
-def test_the_state_url_variable_is_the_one_the_backends_read() -> None:
-    assert cli.STATE_URL_VAR == backends.STATE_URL_VAR
+def test_help_names_the_state_url_variable_the_backends_read(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert f"${STATE_URL_VAR})" in capsys.readouterr().out

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, TextIO
 
 from orchrecon.commands import Subparsers
 from orchrecon.errors import OrchreconError, UsageError
-from orchrecon.store.backends import NEEDS_PSYCOPG, PASSWORD_SHOWN, SCHEMES, STATE_URL_VAR
+from orchrecon.store import STATE_URL_VAR
+from orchrecon.store.backends import NEEDS_PSYCOPG, PASSWORD_SHOWN, SCHEMES
 
 if TYPE_CHECKING:
     from orchrecon.store.postgresql.database import Database

@@ -64,10 +64,10 @@ def run_touch(
 def run_list(
     *, repo: Path, state_dir: Path | None, fmt: str, out: TextIO, err: TextIO, environ: Mapping[str, str]
 ) -> int:
-    app = open_app(repo, state_dir, environ=environ, read_only=True)
-    updates = app.store.table_updates()
     from orchrecon.commands import _definitions as definitions  # noqa: PLC0415 - touch needs no documents
 
+    app = open_app(repo, state_dir, environ=environ, read_only=True)
+    updates = app.store.table_updates()
     found = definitions.load(app)
     if found.note():
         err.write(f"orchrecon: {found.note()}\n")

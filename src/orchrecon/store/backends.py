@@ -13,12 +13,12 @@ from pathlib import Path
 
 from orchrecon.clock import Clock
 from orchrecon.errors import OrchreconError, UsageError
+from orchrecon.store import STATE_URL_VAR
 from orchrecon.store.ledger import Ledger
 from orchrecon.store.locks import FileLocks
 from orchrecon.store.ports import LedgerPort, LockSpace
 from orchrecon.store.state import StateDir
 
-STATE_URL_VAR = "ORCHRECON_STATE_URL"
 SCHEMES = ("postgresql://", "postgres://")
 NEEDS_PSYCOPG = "the PostgreSQL backend needs psycopg: pip install 'orchrecon[postgresql]'"
 PASSWORD_SHOWN = (  # for a URL given with --state
